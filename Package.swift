@@ -1,0 +1,39 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "cpucompat",
+    products: [
+        .library(name: "CPUCompat", targets: ["CPUCompat"]),
+        .executable(name: "cpucompat", targets: ["cpucompat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .target(
+            name: "CPUCompat",
+            dependencies: ["CLibXML2"]
+        ),
+        .executableTarget(
+            name: "cpucompat",
+            dependencies: [
+                "CPUCompat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "CPUCompatTests",
+            dependencies: ["CPUCompat"]
+        ),
+        .testTarget(
+            name: "cpucompatTests",
+            dependencies: ["cpucompat"]
+        ),
+    ]
+)

@@ -1,0 +1,45 @@
+/// Every error cpucompat reports. Each case carries the file and, where
+/// known, the line it is about; `description` reads like a compiler
+/// diagnostic: `kvm02.xml:14: Unknown CPU feature flush-l1d`.
+public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A file or folder could not be read (missing, unreadable, a directory).
+    case unreadable(path: String, reason: String)
+    /// The bytes are not well-formed XML, or use XML that is refused (a DOCTYPE).
+    case malformedXML(path: String, line: Int?, message: String)
+    /// The document holds no CPU definition cpucompat can read.
+    case noCPU(path: String)
+    /// A feature name that the CPU map does not define, under any alias.
+    case unknownFeature(name: String, path: String, line: Int?)
+    /// A CPU model name that the CPU map does not define.
+    case unknownModel(name: String, path: String, line: Int?)
+    /// A vendor name that the CPU map does not define.
+    case unknownVendor(name: String, path: String, line: Int?)
+    /// A CPU definition that is well-formed XML but not a valid CPU.
+    case invalidCPU(path: String, line: Int?, message: String)
+    /// A CPU map that cannot be used (duplicate or missing definitions, bad includes).
+    case invalidMap(path: String, line: Int?, message: String)
+    /// A computation over several CPUs that cannot succeed (different vendors,
+    /// nothing in common, no CPUs at all); the message says which.
+    case incompatible(message: String)
+    /// Writing a result failed.
+    case unwritable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): "\(path): \(reason)"
+        case let .malformedXML(path, line, message): "\(Self.location(path, line))\(message)"
+        case let .noCPU(path): "\(path): no CPU definition found"
+        case let .unknownFeature(name, path, line): "\(Self.location(path, line))Unknown CPU feature \(name)"
+        case let .unknownModel(name, path, line): "\(Self.location(path, line))Unknown CPU model \(name)"
+        case let .unknownVendor(name, path, line): "\(Self.location(path, line))Unknown CPU vendor \(name)"
+        case let .invalidCPU(path, line, message): "\(Self.location(path, line))\(message)"
+        case let .invalidMap(path, line, message): "\(Self.location(path, line))\(message)"
+        case let .incompatible(message): message
+        case let .unwritable(path, reason): "\(path): \(reason)"
+        }
+    }
+
+    private static func location(_ path: String, _ line: Int?) -> String {
+        line.map { "\(path):\($0): " } ?? "\(path): "
+    }
+}

@@ -1,0 +1,91 @@
+/// A CPU definition with its names resolved against a CPU map: the model
+/// and vendor as map entries, and the features as sets over the map's
+/// feature order.
+///
+/// Its feature set is the model's features (parents included), plus the
+/// features the definition adds, minus those it disables:
+/// `features = model ∪ added − removed`.
+public struct CPU: Hashable, Sendable {
+    /// What was read.
+    public let definition: CPUDefinition
+    /// The map architecture (`x86`).
+    public let architecture: String
+    /// The named model, if the definition names one.
+    public let model: CPUModel?
+    /// The vendor, if the definition names one.
+    public let vendor: CPUVendor?
+    /// Features the definition adds to its model: the features of a host
+    /// CPU, and `force`, `require` and `optional` features of a guest.
+    public let added: FeatureSet
+    /// Features the definition takes away: `disable` and `forbid`.
+    public let removed: FeatureSet
+    /// Features the guest must not run with (`forbid`), a subset of `removed`.
+    public let forbidden: FeatureSet
+    /// The CPU's features: `model ∪ added − removed`.
+    public let features: FeatureSet
+
+    /// The file and line the CPU was read from, for messages.
+    public var location: String { "\(definition.path):\(definition.line)" }
+}
+
+extension CPUMap {
+    /// Resolves the names in `definition` against this map.
+    ///
+    /// - Throws: `CPUCompatError.unknownModel`, `.unknownFeature` or
+    ///   `.unknownVendor` naming the definition's file and line, or
+    ///   `.invalidCPU` for an architecture the map does not have.
+    public func resolve(_ definition: CPUDefinition) throws(CPUCompatError) -> CPU {
+        let archName = definition.arch.map { CPUMap.architectureName(forCPUArch: $0) ?? $0 } ?? "x86"
+        guard let architecture = architecture(named: archName) else {
+            throw .invalidCPU(path: definition.path, line: definition.line,
+                              message: "the CPU map has no architecture \(definition.arch ?? archName)")
+        }
+        var model: CPUModel?
+        if let name = definition.model {
+            guard let found = architecture.model(named: name) else {
+                throw .unknownModel(name: name, path: definition.path, line: definition.line)
+            }
+            model = found
+        }
+        var vendor: CPUVendor?
+        if let name = definition.vendor {
+            guard let found = architecture.vendor(named: name) else {
+                throw .unknownVendor(name: name, path: definition.path, line: definition.line)
+            }
+            vendor = found
+        }
+        var added = FeatureSet()
+        var removed = FeatureSet()
+        var forbidden = FeatureSet()
+        for feature in definition.features {
+            guard let index = architecture.feature(named: feature.name)?.index else {
+                throw .unknownFeature(name: feature.name, path: definition.path, line: feature.line)
+            }
+            switch feature.policy {
+            case nil, .force, .require, .optional:
+                added.insert(index)
+            case .disable:
+                removed.insert(index)
+            case .forbid:
+                removed.insert(index)
+                forbidden.insert(index)
+            }
+        }
+        var features = model?.features ?? FeatureSet()
+        features.formUnion(added)
+        features.subtract(removed)
+        return CPU(definition: definition, architecture: archName, model: model, vendor: vendor,
+                   added: added, removed: removed, forbidden: forbidden, features: features)
+    }
+
+    /// Reads and resolves every CPU in the file at `path` (`-` for standard input).
+    ///
+    /// - Throws: `CPUCompatError` naming the file and the problem.
+    public func readCPUs(contentsOf path: String) throws(CPUCompatError) -> [CPU] {
+        var cpus: [CPU] = []
+        for definition in try CPUDefinitionReader.read(contentsOf: path) {
+            cpus.append(try resolve(definition))
+        }
+        return cpus
+    }
+}

@@ -1,0 +1,70 @@
+/// A CPU as written in one input document, before the CPU map gives its
+/// names a meaning: model, vendor and features exactly as read.
+public struct CPUDefinition: Hashable, Sendable {
+    /// What kind of document the definition came from.
+    public enum Source: String, Hashable, Sendable, Codable {
+        /// A `<cpu>` element on its own (as `virsh cpu-baseline` prints and reads).
+        case cpu
+        /// The host `<cpu>` of `virsh capabilities`.
+        case capabilities
+        /// The host-model `<mode>` of `virsh domcapabilities`.
+        case domainCapabilities
+        /// The `<cpu>` of a domain (guest) definition.
+        case domain
+    }
+
+    /// A `<feature>` of the definition.
+    public struct Feature: Hashable, Sendable {
+        /// The name as written (possibly an alias).
+        public var name: String
+        /// The policy, or nil where the element has none (host CPUs).
+        public var policy: FeaturePolicy?
+        /// The line the element is on.
+        public var line: Int
+    }
+
+    /// The file the definition was read from (`-` for standard input).
+    public var path: String
+    /// The line of the `<cpu>` (or host-model `<mode>`) element.
+    public var line: Int
+    /// The kind of document.
+    public var source: Source
+    /// The `<arch>` of the CPU, or of the document (domcapabilities), if stated.
+    public var arch: String?
+    /// The `mode` attribute of a guest `<cpu>` (`custom`, `host-model`, `host-passthrough`, `maximum`).
+    public var mode: String?
+    /// The `match` attribute of a guest `<cpu>` (`minimum`, `exact`, `strict`).
+    public var match: String?
+    /// The model name, if any.
+    public var model: String?
+    /// The model's `fallback` attribute (`allow`, `forbid`), if any.
+    public var fallback: String?
+    /// The vendor name, if any.
+    public var vendor: String?
+    /// The features, in document order.
+    public var features: [Feature]
+
+    /// Whether this is a host CPU description (capabilities, or a bare `<cpu>`
+    /// with neither `mode` nor `match`), whose features carry no policy.
+    public var describesHost: Bool {
+        switch source {
+        case .capabilities: true
+        case .domainCapabilities, .domain: false
+        case .cpu: mode == nil && match == nil
+        }
+    }
+}
+
+/// What a guest `<cpu>` asks of a feature.
+public enum FeaturePolicy: String, Hashable, Sendable, Codable, CaseIterable {
+    /// The guest gets the feature even if the host lacks it.
+    case force
+    /// The guest needs the feature; the host must have it.
+    case require
+    /// The guest gets the feature if the host has it.
+    case optional
+    /// The guest does not get the feature.
+    case disable
+    /// The guest must not run on a host that has the feature.
+    case forbid
+}

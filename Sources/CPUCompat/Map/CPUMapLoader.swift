@@ -1,0 +1,272 @@
+/// Loads a CPU map from libvirt's XML: a `cpu_map` folder (an `index.xml`
+/// naming per-architecture files) or a legacy single `cpu_map.xml`.
+///
+/// Checks are strict, in the spirit of libvirt's own loader: a duplicate
+/// vendor, feature or model, a model naming an unknown feature, vendor or
+/// parent, or an include that leaves the folder is an error naming the file
+/// and line.
+extension CPUMap {
+    /// Loads the map in folder `path` (which holds `index.xml`), or the legacy
+    /// map file `path` itself.
+    ///
+    /// - Throws: `CPUCompatError` naming the file and the problem.
+    public init(contentsOf path: String) throws(CPUCompatError) {
+        if FileSystem.isDirectory(path) {
+            let index = FileSystem.join(path, "index.xml")
+            guard FileSystem.exists(index) else {
+                throw .unreadable(path: path, reason: "not a CPU map folder (it has no index.xml)")
+            }
+            self = try CPUMapLoader(folder: path).load(file: index, origin: .directory(path))
+        } else {
+            let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+            self = try CPUMapLoader(folder: folder).load(file: path, origin: .legacyFile(path))
+        }
+    }
+}
+
+private struct CPUMapLoader {
+    let folder: String
+    private var architectures: [ArchitectureBuilder] = []
+
+    init(folder: String) { self.folder = folder }
+
+    consuming func load(file: String, origin: CPUMap.Origin) throws(CPUCompatError) -> CPUMap {
+        let document = try XMLDocument.parse(FileSystem.read(file), path: file)
+        guard let root = document.root, root.name == "cpus" else {
+            throw .invalidMap(path: file, line: document.root?.line, message: "not a CPU map (the root element is not <cpus>)")
+        }
+        for element in root.children where element.name == "arch" {
+            guard let name = element.attribute("name") else {
+                throw .invalidMap(path: file, line: element.line, message: "<arch> has no name")
+            }
+            let position = architectures.firstIndex { $0.name == name } ?? {
+                architectures.append(ArchitectureBuilder(name: name))
+                return architectures.count - 1
+            }()
+            try architectures[position].add(childrenOf: element, folder: folder)
+        }
+        guard !architectures.isEmpty else {
+            throw .invalidMap(path: file, line: root.line, message: "the CPU map defines no architecture")
+        }
+        var result: [CPUArchitecture] = []
+        for builder in architectures { result.append(try builder.build()) }
+        return CPUMap(origin: origin, libvirtVersion: nil, provenance: nil, architectures: result)
+    }
+}
+
+/// Collects one architecture's definitions in map order, then resolves models.
+private struct ArchitectureBuilder {
+    let name: String
+    var vendors: [CPUVendor] = []
+    var features: [CPUFeature] = []
+    var featureIndexByName: [String: Int] = [:]
+    var models: [PendingModel] = []
+    var modelPositionByName: [String: Int] = [:]
+
+    struct PendingModel {
+        var name: String
+        var vendor: String?
+        var parent: String?
+        var decodesHost: Bool?
+        var decodesGuest: Bool?
+        var signatures: [CPUSignature] = []
+        var processorVersions: [String] = []
+        var featureNames: [(name: String, line: Int)] = []
+        var path: String
+        var line: Int
+    }
+
+    init(name: String) { self.name = name }
+
+    mutating func add(childrenOf parent: XMLElement, folder: String) throws(CPUCompatError) {
+        let path = parent.document.path
+        for element in parent.children {
+            switch element.name {
+            case "include":
+                guard let file = element.attribute("filename"), !file.isEmpty else {
+                    throw .invalidMap(path: path, line: element.line, message: "<include> has no filename")
+                }
+                guard !file.contains("/"), file != "..", file != "." else {
+                    throw .invalidMap(path: path, line: element.line,
+                                      message: "include '\(file)' points outside the CPU map folder")
+                }
+                let included = FileSystem.join(folder, file)
+                let document = try XMLDocument.parse(FileSystem.read(included), path: included)
+                guard let root = document.root, root.name == "cpus" else {
+                    throw .invalidMap(path: included, line: document.root?.line,
+                                      message: "not a CPU map file (the root element is not <cpus>)")
+                }
+                try add(childrenOf: root, folder: folder)
+            case "group":
+                try add(childrenOf: element, folder: folder)
+            case "vendor":
+                try addVendor(element)
+            case "feature":
+                try addFeature(element)
+            case "model":
+                try addModel(element)
+            default:
+                continue
+            }
+        }
+    }
+
+    private mutating func addVendor(_ element: XMLElement) throws(CPUCompatError) {
+        guard let name = element.attribute("name") else {
+            throw .invalidMap(path: element.document.path, line: element.line, message: "<vendor> has no name")
+        }
+        guard !vendors.contains(where: { $0.name == name }) else {
+            throw .invalidMap(path: element.document.path, line: element.line, message: "CPU vendor \(name) is defined twice")
+        }
+        vendors.append(CPUVendor(name: name, string: element.attribute("string"), value: element.attribute("value")))
+    }
+
+    private mutating func addFeature(_ element: XMLElement) throws(CPUCompatError) {
+        let path = element.document.path
+        guard let name = element.attribute("name") else {
+            throw .invalidMap(path: path, line: element.line, message: "<feature> has no name")
+        }
+        var aliases: [CPUFeature.Alias] = []
+        var bits: [CPUFeature.Bit] = []
+        for child in element.children {
+            switch child.name {
+            case "alias":
+                guard let alias = child.attribute("name") else {
+                    throw .invalidMap(path: path, line: child.line, message: "an alias of feature \(name) has no name")
+                }
+                aliases.append(CPUFeature.Alias(name: alias, source: child.attribute("source")))
+            case "cpuid":
+                guard let leaf = try number(child, "eax_in") else {
+                    throw .invalidMap(path: path, line: child.line, message: "<cpuid> of feature \(name) has no eax_in")
+                }
+                let subleaf = try number(child, "ecx_in")
+                for register in CPUFeature.Register.allCases {
+                    if let mask = try number(child, register.rawValue), mask != 0 {
+                        bits.append(.cpuid(leaf: leaf, subleaf: subleaf, register: register, mask: mask))
+                    }
+                }
+            case "msr":
+                guard let index = try number(child, "index") else {
+                    throw .invalidMap(path: path, line: child.line, message: "<msr> of feature \(name) has no index")
+                }
+                bits.append(.msr(index: index, edx: try number(child, "edx") ?? 0, eax: try number(child, "eax") ?? 0))
+            default:
+                continue
+            }
+        }
+        for taken in [name] + aliases.map(\.name) where featureIndexByName[taken] != nil {
+            throw .invalidMap(path: path, line: element.line, message: "CPU feature \(taken) is defined twice")
+        }
+        let feature = CPUFeature(name: name, index: features.count, aliases: aliases,
+                                 isMigratable: element.attribute("migratable") != "no", bits: bits)
+        featureIndexByName[name] = feature.index
+        for alias in aliases { featureIndexByName[alias.name] = feature.index }
+        features.append(feature)
+    }
+
+    private mutating func addModel(_ element: XMLElement) throws(CPUCompatError) {
+        let path = element.document.path
+        guard let name = element.attribute("name") else {
+            throw .invalidMap(path: path, line: element.line, message: "<model> has no name")
+        }
+        guard modelPositionByName[name] == nil else {
+            throw .invalidMap(path: path, line: element.line, message: "CPU model \(name) is defined twice")
+        }
+        var model = PendingModel(name: name, path: path, line: element.line)
+        for child in element.children {
+            switch child.name {
+            case "vendor":
+                model.vendor = child.attribute("name")
+            case "model":
+                model.parent = child.attribute("name")
+            case "decode":
+                model.decodesHost = child.attribute("host").map { $0 == "on" }
+                model.decodesGuest = child.attribute("guest").map { $0 == "on" }
+            case "signature":
+                guard let family = try number(child, "family"), let number = try number(child, "model") else {
+                    throw .invalidMap(path: path, line: child.line, message: "a signature of model \(name) lacks family or model")
+                }
+                model.signatures.append(CPUSignature(family: Int(family), model: Int(number),
+                                                     steppings: try steppings(child)))
+            case "pvr":
+                if let value = child.attribute("value") { model.processorVersions.append(value) }
+            case "feature":
+                guard let feature = child.attribute("name") else {
+                    throw .invalidMap(path: path, line: child.line, message: "a feature of model \(name) has no name")
+                }
+                model.featureNames.append((feature, child.line))
+            default:
+                continue
+            }
+        }
+        modelPositionByName[name] = models.count
+        models.append(model)
+    }
+
+    func build() throws(CPUCompatError) -> CPUArchitecture {
+        var resolved: [CPUModel?] = Array(repeating: nil, count: models.count)
+        for position in models.indices {
+            var visiting: Set<Int> = []
+            _ = try resolve(position, into: &resolved, visiting: &visiting)
+        }
+        return CPUArchitecture(name: name, vendors: vendors, features: features, models: resolved.compactMap { $0 })
+    }
+
+    private func resolve(_ position: Int, into resolved: inout [CPUModel?],
+                         visiting: inout Set<Int>) throws(CPUCompatError) -> CPUModel {
+        if let done = resolved[position] { return done }
+        let pending = models[position]
+        guard visiting.insert(position).inserted else {
+            throw .invalidMap(path: pending.path, line: pending.line, message: "CPU model \(pending.name) inherits from itself")
+        }
+        var parent: CPUModel?
+        if let parentName = pending.parent {
+            guard let parentPosition = modelPositionByName[parentName] else {
+                throw .invalidMap(path: pending.path, line: pending.line,
+                                  message: "CPU model \(pending.name) inherits from unknown model \(parentName)")
+            }
+            parent = try resolve(parentPosition, into: &resolved, visiting: &visiting)
+        }
+        let vendor = pending.vendor ?? parent?.vendor
+        // A map part without any <vendor> (newer ppc64 parts) names vendors freely.
+        if let vendor, !vendors.isEmpty, !vendors.contains(where: { $0.name == vendor }) {
+            throw .unknownVendor(name: vendor, path: pending.path, line: pending.line)
+        }
+        var features = parent?.features ?? FeatureSet()
+        for (feature, line) in pending.featureNames {
+            guard let index = featureIndexByName[feature] else {
+                throw .unknownFeature(name: feature, path: pending.path, line: line)
+            }
+            features.insert(index)
+        }
+        let model = CPUModel(
+            name: pending.name, index: position, vendor: vendor, parent: pending.parent,
+            decodesHost: pending.decodesHost ?? true, decodesGuest: pending.decodesGuest ?? true,
+            signatures: pending.signatures.isEmpty ? parent?.signatures ?? [] : pending.signatures,
+            processorVersions: pending.processorVersions.isEmpty ? parent?.processorVersions ?? [] : pending.processorVersions,
+            features: features)
+        resolved[position] = model
+        return model
+    }
+
+    private func number(_ element: XMLElement, _ attribute: String) throws(CPUCompatError) -> UInt32? {
+        guard let text = element.attribute(attribute) else { return nil }
+        let value = text.hasPrefix("0x") || text.hasPrefix("0X") ? UInt32(text.dropFirst(2), radix: 16) : UInt32(text)
+        guard let value else {
+            throw .invalidMap(path: element.document.path, line: element.line,
+                              message: "\(attribute)='\(text)' is not a number")
+        }
+        return value
+    }
+
+    private func steppings(_ element: XMLElement) throws(CPUCompatError) -> ClosedRange<Int>? {
+        guard let text = element.attribute("stepping") else { return nil }
+        let bounds = text.split(separator: "-").map { Int($0) }
+        switch bounds.count {
+        case 1: if let low = bounds[0] { return low...low }
+        case 2: if let low = bounds[0], let high = bounds[1], low <= high { return low...high }
+        default: break
+        }
+        throw .invalidMap(path: element.document.path, line: element.line, message: "stepping='\(text)' is not a number or range")
+    }
+}

@@ -1,0 +1,131 @@
+/// A set of CPU features of one architecture, stored as bits indexed by the
+/// features' positions in the CPU map.
+///
+/// Iterating yields feature indices in ascending order, which is CPU-map
+/// order — the order libvirt lists features in.
+public struct FeatureSet: Hashable, Sendable, Sequence {
+    private var words: [UInt64]
+
+    /// The empty set.
+    public init() { words = [] }
+
+    /// A set holding the given feature indices.
+    public init<S: Sequence>(_ indices: S) where S.Element == Int {
+        words = []
+        for index in indices { insert(index) }
+    }
+
+    /// Whether the set holds no feature.
+    public var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
+
+    /// The number of features in the set.
+    public var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
+
+    /// Whether the feature with map index `index` is in the set.
+    public func contains(_ index: Int) -> Bool {
+        let word = index >> 6
+        return word < words.count && words[word] & (1 << UInt64(index & 63)) != 0
+    }
+
+    /// Adds the feature with map index `index`.
+    public mutating func insert(_ index: Int) {
+        precondition(index >= 0, "feature indices are non-negative")
+        let word = index >> 6
+        if word >= words.count { words.append(contentsOf: repeatElement(0, count: word - words.count + 1)) }
+        words[word] |= 1 << UInt64(index & 63)
+    }
+
+    /// Removes the feature with map index `index`.
+    public mutating func remove(_ index: Int) {
+        let word = index >> 6
+        guard word < words.count else { return }
+        words[word] &= ~(1 << UInt64(index & 63))
+    }
+
+    /// Adds every feature of `other`.
+    public mutating func formUnion(_ other: FeatureSet) {
+        if other.words.count > words.count {
+            words.append(contentsOf: repeatElement(0, count: other.words.count - words.count))
+        }
+        for i in other.words.indices { words[i] |= other.words[i] }
+    }
+
+    /// Keeps only the features `other` also has.
+    public mutating func formIntersection(_ other: FeatureSet) {
+        for i in words.indices { words[i] &= i < other.words.count ? other.words[i] : 0 }
+    }
+
+    /// Removes every feature of `other`.
+    public mutating func subtract(_ other: FeatureSet) {
+        for i in words.indices where i < other.words.count { words[i] &= ~other.words[i] }
+    }
+
+    /// The features in either set.
+    public func union(_ other: FeatureSet) -> FeatureSet { var copy = self; copy.formUnion(other); return copy }
+    /// The features in both sets.
+    public func intersection(_ other: FeatureSet) -> FeatureSet { var copy = self; copy.formIntersection(other); return copy }
+    /// The features in this set and not in `other`.
+    public func subtracting(_ other: FeatureSet) -> FeatureSet { var copy = self; copy.subtract(other); return copy }
+
+    /// Whether every feature of this set is in `other`.
+    public func isSubset(of other: FeatureSet) -> Bool {
+        for i in words.indices where words[i] & ~(i < other.words.count ? other.words[i] : 0) != 0 { return false }
+        return true
+    }
+
+    public static func == (lhs: FeatureSet, rhs: FeatureSet) -> Bool {
+        let count = Swift.max(lhs.words.count, rhs.words.count)
+        for i in 0..<count where lhs.word(i) != rhs.word(i) { return false }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        var end = words.count
+        while end > 0, words[end - 1] == 0 { end -= 1 }
+        for i in 0..<end { hasher.combine(words[i]) }
+    }
+
+    private func word(_ i: Int) -> UInt64 { i < words.count ? words[i] : 0 }
+
+    public func makeIterator() -> Iterator { Iterator(words: words) }
+
+    /// Yields the indices in the set in ascending order.
+    public struct Iterator: IteratorProtocol {
+        fileprivate let words: [UInt64]
+        private var wordIndex = 0
+        private var current: UInt64
+
+        fileprivate init(words: [UInt64]) {
+            self.words = words
+            current = words.first ?? 0
+        }
+
+        public mutating func next() -> Int? {
+            while current == 0 {
+                wordIndex += 1
+                guard wordIndex < words.count else { return nil }
+                current = words[wordIndex]
+            }
+            let bit = current.trailingZeroBitCount
+            current &= current - 1
+            return wordIndex << 6 | bit
+        }
+    }
+
+    /// The set as hexadecimal, least significant word first (the snapshot format).
+    var hexWords: String {
+        var end = words.count
+        while end > 0, words[end - 1] == 0 { end -= 1 }
+        return words[..<end].map { String($0, radix: 16) }.joined(separator: ",")
+    }
+
+    /// Reads `hexWords`' format back.
+    init?(hexWords: Substring) {
+        words = []
+        guard !hexWords.isEmpty else { return }
+        for part in hexWords.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let word = UInt64(part, radix: 16) else { return nil }
+            words.append(word)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+internal import CLibXML2
+
+/// A parsed XML document. The only owner of a libxml2 `xmlDoc`; freed in `deinit`.
+///
+/// Views into the tree (`XMLElement`) keep their document alive, so no
+/// pointer into libxml2 can outlive the memory it points to.
+final class XMLDocument {
+    fileprivate let pointer: xmlDocPtr
+
+    /// The name the document was read from, used in diagnostics.
+    let path: String
+
+    private init(pointer: xmlDocPtr, path: String) {
+        self.pointer = pointer
+        self.path = path
+    }
+
+    deinit { xmlFreeDoc(pointer) }
+
+    /// Parses `bytes` with cpucompat's safe options.
+    ///
+    /// - Parameters:
+    ///   - bytes: The document's bytes, any encoding libxml2 detects.
+    ///   - path: The file name diagnostics should name.
+    /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
+    static func parse(_ bytes: [UInt8], path: String) throws(CPUCompatError) -> XMLDocument {
+        XMLSafety.installOnce()
+        let collector = XMLDiagnosticCollector()
+        let context = Unmanaged.passUnretained(collector).toOpaque()
+        xmlSetStructuredErrorFunc(context) { context, error in
+            guard let context, let error else { return }
+            let collector = Unmanaged<XMLDiagnosticCollector>.fromOpaque(context).takeUnretainedValue()
+            collector.record(error.pointee)
+        }
+        defer { xmlSetStructuredErrorFunc(nil, nil) }
+
+        guard let parser = xmlNewParserCtxt() else {
+            throw .malformedXML(path: path, line: nil, message: "out of memory")
+        }
+        defer { xmlFreeParserCtxt(parser) }
+        let document: xmlDocPtr? = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.flatMap { base in
+                base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { chars in
+                    xmlCtxtReadMemory(parser, chars, Int32(clamping: buffer.count), path, nil,
+                                      XMLParseOptions.safe.rawValue)
+                }
+            }
+        }
+        guard let document, parser.pointee.wellFormed != 0, collector.first == nil else {
+            if let document { xmlFreeDoc(document) }
+            let first = collector.first
+            throw .malformedXML(path: path, line: first?.line,
+                                message: first?.message ?? (bytes.isEmpty ? "the file is empty" : "not well-formed XML"))
+        }
+        if document.pointee.intSubset != nil {
+            xmlFreeDoc(document)
+            throw .malformedXML(path: path, line: nil, message: "a DOCTYPE is not accepted here")
+        }
+        return XMLDocument(pointer: document, path: path)
+    }
+
+    /// The root element.
+    var root: XMLElement? {
+        xmlDocGetRootElement(pointer).map { XMLElement(document: self, node: $0) }
+    }
+}
+
+/// libxml2 diagnostics collected during one parse.
+private final class XMLDiagnosticCollector {
+    struct Diagnostic { var line: Int?; var message: String; var code: Int32 }
+    private(set) var first: Diagnostic?
+
+    func record(_ error: xmlError) {
+        guard first == nil, error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
+        var message = error.message.map { String(cString: $0) } ?? "XML error \(error.code)"
+        while message.last?.isNewline == true { message.removeLast() }
+        first = Diagnostic(line: error.line > 0 ? Int(error.line) : nil, message: message, code: error.code)
+    }
+}
+
+/// A read-only view of one element in a parsed document.
+struct XMLElement {
+    let document: XMLDocument
+    fileprivate let node: xmlNodePtr
+
+    /// The element's local name (without a namespace prefix).
+    var name: String { String(cString: node.pointee.name) }
+
+    /// The namespace URI, if the element is in one.
+    var namespaceURI: String? { node.pointee.ns?.pointee.href.map { String(cString: $0) } }
+
+    /// The line the element starts on, as libxml2 counted it.
+    var line: Int { Int(xmlGetLineNo(node)) }
+
+    /// The value of the attribute `name` (not in a namespace), or nil.
+    func attribute(_ name: String) -> String? {
+        guard let value = xmlGetNoNsProp(node, name) else { return nil }
+        defer { cpucompat_xmlFree(value) }
+        return String(cString: value)
+    }
+
+    /// The names and values of all attributes, in document order.
+    var attributes: [(name: String, value: String)] {
+        var result: [(String, String)] = []
+        var attribute = node.pointee.properties
+        while let current = attribute {
+            let name = String(cString: current.pointee.name)
+            if let value = xmlNodeGetContent(UnsafeMutableRawPointer(current).assumingMemoryBound(to: xmlNode.self)) {
+                result.append((name, String(cString: value)))
+                cpucompat_xmlFree(value)
+            }
+            attribute = current.pointee.next
+        }
+        return result
+    }
+
+    /// The child elements, in document order.
+    var children: XMLElementSequence { XMLElementSequence(document: document, first: node.pointee.children) }
+
+    /// The first child element called `name`.
+    func child(_ name: String) -> XMLElement? {
+        children.first { $0.name == name }
+    }
+
+    /// The text content of the element and its descendants.
+    var text: String {
+        guard let content = xmlNodeGetContent(node) else { return "" }
+        defer { cpucompat_xmlFree(content) }
+        return String(cString: content)
+    }
+
+    /// The text content with leading and trailing white space removed.
+    var trimmedText: String { text.trimmingXMLWhitespace() }
+}
+
+/// The element children of a node, walked lazily without copying the tree.
+struct XMLElementSequence: Sequence {
+    let document: XMLDocument
+    let first: xmlNodePtr?
+
+    struct Iterator: IteratorProtocol {
+        let document: XMLDocument
+        var upcoming: xmlNodePtr?
+
+        mutating func next() -> XMLElement? {
+            while let node = upcoming {
+                upcoming = node.pointee.next
+                if node.pointee.type == XML_ELEMENT_NODE {
+                    return XMLElement(document: document, node: node)
+                }
+            }
+            return nil
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(document: document, upcoming: first) }
+}
+
+extension String {
+    /// The string without XML white space (space, tab, CR, LF) at either end.
+    func trimmingXMLWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+        guard let start = firstIndex(where: { !isSpace($0) }),
+              let end = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[start...end])
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import CPUCompat
+
+@main
+struct CPUCompatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cpucompat",
+        abstract: "Find the CPU model and features a KVM guest can use on every host.",
+        discussion: """
+        cpucompat reads libvirt's CPU map and the CPU descriptions of KVM hosts \
+        (virsh capabilities, virsh domcapabilities, or <cpu> elements) and answers \
+        the questions of live migration between different CPUs: what one host has \
+        that another lacks, which named CPU model all of them support, and how a \
+        guest's <cpu> must look to run on all of them.
+
+        Every FILE may be - for standard input. Results go to standard output; \
+        problems go to standard error as one line, `cpucompat: FILE:LINE: what is wrong`.
+
+        EXIT STATUS
+          0  success (diff: the CPUs are equal)
+          1  a negative answer (diff: the CPUs differ)
+          2  bad input: unreadable, malformed or unknown files and names
+         64  bad usage: unknown options, missing arguments
+        """,
+        version: "0.1.0",
+        subcommands: [DiffCommand.self, BaselineCommand.self, MapCommand.self]
+    )
+}
