@@ -89,3 +89,18 @@ extension CPUMap {
         return cpus
     }
 }
+
+extension CPUMap {
+    /// Reads and resolves the one CPU in the file at `path`.
+    ///
+    /// - Throws: `CPUCompatError.invalidCPU` when the file holds more than one CPU,
+    ///   or any error of `readCPUs(contentsOf:)`.
+    public func readSingleCPU(contentsOf path: String) throws(CPUCompatError) -> CPU {
+        let cpus = try readCPUs(contentsOf: path)
+        guard cpus.count == 1, let cpu = cpus.first else {
+            throw .invalidCPU(path: path, line: cpus.dropFirst().first?.definition.line,
+                              message: "holds \(cpus.count) CPUs; one is expected here")
+        }
+        return cpu
+    }
+}

@@ -25,6 +25,9 @@ final class XMLDocument {
     /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
     static func parse(_ bytes: [UInt8], path: String) throws(CPUCompatError) -> XMLDocument {
         XMLSafety.installOnce()
+        guard bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else {
+            throw .malformedXML(path: path, line: nil, message: "the file is empty")
+        }
         let collector = XMLDiagnosticCollector()
         let context = Unmanaged.passUnretained(collector).toOpaque()
         xmlSetStructuredErrorFunc(context) { context, error in
@@ -50,7 +53,7 @@ final class XMLDocument {
             if let document { xmlFreeDoc(document) }
             let first = collector.first
             throw .malformedXML(path: path, line: first?.line,
-                                message: first?.message ?? (bytes.isEmpty ? "the file is empty" : "not well-formed XML"))
+                                message: first?.message ?? "not well-formed XML")
         }
         if document.pointee.intSubset != nil {
             xmlFreeDoc(document)

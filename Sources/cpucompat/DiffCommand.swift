@@ -1,0 +1,50 @@
+import ArgumentParser
+import CPUCompat
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Show what one host's CPU has that another's lacks, and their baseline.",
+        discussion: """
+        SOURCE and DESTINATION each hold one host CPU (virsh capabilities, virsh \
+        domcapabilities, or a <cpu>). "missing on destination" lists the features \
+        a host-model guest started on SOURCE would lack on DESTINATION, comma-separated \
+        in libvirt's order: the list libvirt prints when it refuses the migration \
+        with "guest CPU doesn't match specification: missing features: …". \
+        "missing on source" is the reverse. The baseline is the named model both can run.
+
+        Exit status: 0 when the two CPUs have the same features, 1 when they \
+        differ, 2 on bad input.
+        """)
+
+    @OptionGroup var map: MapOptions
+
+    @Argument(help: ArgumentHelp("The host a guest would migrate from; - for standard input.", valueName: "source"),
+              completion: .file(extensions: ["xml"]))
+    var source: String
+
+    @Argument(help: ArgumentHelp("The host a guest would migrate to.", valueName: "destination"),
+              completion: .file(extensions: ["xml"]))
+    var destination: String
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if format == .xml { throw ValidationError("diff prints text or json, not xml") }
+    }
+
+    func run() throws {
+        let diff = try reportingErrors {
+            let cpuMap = try map.load()
+            let sourceCPU = try cpuMap.readSingleCPU(contentsOf: source)
+            let destinationCPU = try cpuMap.readSingleCPU(contentsOf: destination)
+            return try cpuMap.x86Architecture(for: [sourceCPU, destinationCPU]).diff(from: sourceCPU, to: destinationCPU)
+        }
+        switch format {
+        case .json: emit(try JSONValue(encoding: diff).rendered)
+        case .text, .xml: emit(diff.text)
+        }
+        if !diff.isIdentical { throw ExitCode(1) }
+    }
+}
