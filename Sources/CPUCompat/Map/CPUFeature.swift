@@ -79,7 +79,7 @@ public struct CPUModel: Hashable, Sendable {
 }
 
 /// One architecture's part of the CPU map (`x86`, `ppc64`, `arm`).
-public struct CPUArchitecture: Hashable, Sendable {
+public struct CPUArchitecture: Hashable, Sendable, CustomStringConvertible {
     /// The map's name for the architecture.
     public let name: String
     /// Vendors, in map order.
@@ -129,6 +129,11 @@ public struct CPUArchitecture: Hashable, Sendable {
     /// The features the map marks `migratable='no'`.
     public var nonMigratableFeatures: FeatureSet {
         FeatureSet(features.filter { !$0.isMigratable }.map(\.index))
+    }
+
+    /// `x86: 3 vendors, 212 features, 58 models`: short enough for test failures.
+    public var description: String {
+        "\(name): \(vendors.count) vendors, \(features.count) features, \(models.count) models"
     }
 
     public static func == (lhs: CPUArchitecture, rhs: CPUArchitecture) -> Bool {

@@ -6,8 +6,8 @@
 /// parent, or an include that leaves the folder is an error naming the file
 /// and line.
 extension CPUMap {
-    /// Loads the map in folder `path` (which holds `index.xml`), or the legacy
-    /// map file `path` itself.
+    /// Loads the map in folder `path` (which holds `index.xml`), the legacy
+    /// map file `path`, or a snapshot file written by `cpucompat map --snapshot`.
     ///
     /// - Throws: `CPUCompatError` naming the file and the problem.
     public init(contentsOf path: String) throws(CPUCompatError) {
@@ -18,6 +18,11 @@ extension CPUMap {
             }
             self = try CPUMapLoader(folder: path).load(file: index, origin: .directory(path))
         } else {
+            let bytes = try FileSystem.read(path)
+            if bytes.starts(with: Array(CPUMap.snapshotHeader.utf8)) {
+                self = try CPUMap(snapshot: String(decoding: bytes, as: UTF8.self), origin: .legacyFile(path))
+                return
+            }
             let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
             self = try CPUMapLoader(folder: folder).load(file: path, origin: .legacyFile(path))
         }

@@ -29,14 +29,14 @@ extension CPUMap {
             lines.append("arch \(architecture.name)")
             for vendor in architecture.vendors {
                 var fields = ["vendor", escape(vendor.name)]
-                if let string = vendor.string { fields.append("string=\(string)") }
-                if let value = vendor.value { fields.append("value=\(value)") }
+                if let string = vendor.string { fields.append("string=\(escape(string))") }
+                if let value = vendor.value { fields.append("value=\(escape(value))") }
                 lines.append(fields.joined(separator: " "))
             }
             for feature in architecture.features {
                 var fields = ["feature", escape(feature.name)]
                 if !feature.isMigratable { fields.append("nomigrate") }
-                for alias in feature.aliases { fields.append("alias=\(alias.name)/\(alias.source ?? "-")") }
+                for alias in feature.aliases { fields.append("alias=\(escape(alias.name))/\(escape(alias.source ?? "-"))") }
                 for bit in feature.bits {
                     switch bit {
                     case let .cpuid(leaf, subleaf, register, mask):
@@ -49,8 +49,8 @@ extension CPUMap {
             }
             for model in architecture.models {
                 var fields = ["model", escape(model.name)]
-                if let vendor = model.vendor { fields.append("vendor=\(vendor)") }
-                if let parent = model.parent { fields.append("parent=\(parent)") }
+                if let vendor = model.vendor { fields.append("vendor=\(escape(vendor))") }
+                if let parent = model.parent { fields.append("parent=\(escape(parent))") }
                 let decode = [model.decodesHost ? "host" : nil, model.decodesGuest ? "guest" : nil].compactMap { $0 }
                 fields.append("decode=\(decode.isEmpty ? "-" : decode.joined(separator: ","))")
                 for signature in model.signatures {
@@ -58,7 +58,7 @@ extension CPUMap {
                     if let steppings = signature.steppings { text += "/\(steppings.lowerBound)-\(steppings.upperBound)" }
                     fields.append(text)
                 }
-                for version in model.processorVersions { fields.append("pvr=\(version)") }
+                for version in model.processorVersions { fields.append("pvr=\(escape(version))") }
                 fields.append("features=\(model.features.hexWords)")
                 lines.append(fields.joined(separator: " "))
             }
@@ -119,7 +119,7 @@ extension CPUMap {
                     let parts = value.split(separator: "/", omittingEmptySubsequences: false)
                     switch key {
                     case "alias" where parts.count == 2:
-                        aliases.append(.init(name: String(parts[0]), source: parts[1] == "-" ? nil : String(parts[1])))
+                        aliases.append(.init(name: unescape(parts[0]), source: parts[1] == "-" ? nil : unescape(parts[1])))
                     case "cpuid" where parts.count == 4:
                         guard let leaf = UInt32(parts[0], radix: 16), let register = CPUFeature.Register(rawValue: String(parts[2])),
                               let mask = UInt32(parts[3], radix: 16) else { throw bad }
@@ -158,7 +158,7 @@ extension CPUMap {
                     name: name, index: index, vendor: Self.field(fields, "vendor"), parent: Self.field(fields, "parent"),
                     decodesHost: decode.contains("host"), decodesGuest: decode.contains("guest"),
                     signatures: signatures,
-                    processorVersions: fields.filter { $0.hasPrefix("pvr=") }.map { String($0.dropFirst(4)) },
+                    processorVersions: fields.filter { $0.hasPrefix("pvr=") }.map { unescape($0.dropFirst(4)) },
                     features: features))
             default:
                 throw bad
@@ -179,7 +179,7 @@ extension CPUMap {
     private static func field(_ fields: [Substring], _ key: String) -> String? {
         for field in fields.dropFirst(2) {
             let (name, value) = split(field)
-            if name == key { return String(value) }
+            if name == key { return unescape(value) }
         }
         return nil
     }
