@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+/// The result of running the built `cpucompat` binary.
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+enum CLI {
+    /// The package root.
+    static let package: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static func fixture(_ name: String) -> String { package + "/Fixtures/" + name }
+
+    /// The `cpucompat` binary built beside the test bundle.
+    static let binary: String = {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return exe.deletingLastPathComponent().appendingPathComponent("cpucompat").path
+    }()
+
+    static let virshInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/virsh")
+
+    /// Runs cpucompat with `arguments`, in the package root, feeding `input` on standard input.
+    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> RunResult {
+        try runProgram(binary, arguments, input: input, environment: environment)
+    }
+
+    static func runProgram(_ program: String, _ arguments: [String], input: String? = nil,
+                           environment: [String: String] = [:]) throws -> RunResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: package)
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "CPUCOMPAT_CPU_MAP")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), inPipe = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = inPipe
+        try process.run()
+        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        try inPipe.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return RunResult(status: process.terminationStatus,
+                         stdout: String(decoding: stdout, as: UTF8.self),
+                         stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// The `<cpu>…</cpu>` element of a capabilities file, for feeding virsh.
+    static func hostCPUElement(_ path: String) throws -> String {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        guard let start = text.range(of: "<cpu>"), let end = text.range(of: "</cpu>") else { return "" }
+        return String(text[start.lowerBound..<end.upperBound])
+    }
+}
