@@ -21,8 +21,13 @@ public struct CPU: Hashable, Sendable {
     public let removed: FeatureSet
     /// Features the guest must not run with (`forbid`), a subset of `removed`.
     public let forbidden: FeatureSet
+    /// Features the guest takes only where the host has them (`optional`), a subset of `added`.
+    public let optional: FeatureSet
     /// The CPU's features: `model ∪ added − removed`.
     public let features: FeatureSet
+
+    /// What a guest with this CPU needs of its host: `features − optional`.
+    public var required: FeatureSet { features.subtracting(optional.subtracting(model?.features ?? FeatureSet())) }
 
     /// The file and line the CPU was read from, for messages.
     public var location: String { "\(definition.path):\(definition.line)" }
@@ -57,13 +62,17 @@ extension CPUMap {
         var added = FeatureSet()
         var removed = FeatureSet()
         var forbidden = FeatureSet()
+        var optional = FeatureSet()
         for feature in definition.features {
             guard let index = architecture.feature(named: feature.name)?.index else {
                 throw .unknownFeature(name: feature.name, path: definition.path, line: feature.line)
             }
             switch feature.policy {
-            case nil, .force, .require, .optional:
+            case nil, .force, .require:
                 added.insert(index)
+            case .optional:
+                added.insert(index)
+                optional.insert(index)
             case .disable:
                 removed.insert(index)
             case .forbid:
@@ -75,7 +84,7 @@ extension CPUMap {
         features.formUnion(added)
         features.subtract(removed)
         return CPU(definition: definition, architecture: archName, model: model, vendor: vendor,
-                   added: added, removed: removed, forbidden: forbidden, features: features)
+                   added: added, removed: removed, forbidden: forbidden, optional: optional, features: features)
     }
 
     /// Reads and resolves every CPU in the file at `path` (`-` for standard input).

@@ -107,3 +107,11 @@ public enum CPUDefinitionReader {
         return definition
     }
 }
+
+extension CPUDefinitionReader {
+    /// The bytes of the file at `path` (`-` for standard input), for callers
+    /// that rewrite documents rather than read CPUs from them.
+    public static func readBytes(contentsOf path: String) throws(CPUCompatError) -> [UInt8] {
+        try FileSystem.read(path)
+    }
+}

@@ -1,0 +1,106 @@
+/// How to make a guest's `<cpu>` run on every one of a set of hosts.
+public enum PatchStrategy: String, Hashable, Sendable, Codable, CaseIterable {
+    /// A named model (the hosts' baseline) with `fallback='forbid'`: the proper fix.
+    case model
+    /// Keep `host-model` and disable each feature some host lacks: the quick fix.
+    case disable
+}
+
+/// The `<cpu>` a guest should have: mode, model, vendor and features.
+public struct GuestCPUPlan: Hashable, Sendable, Codable {
+    /// One `<feature>` to write.
+    public struct Feature: Hashable, Sendable, Codable {
+        public var policy: FeaturePolicy
+        public var name: String
+    }
+
+    /// `custom` (with a model) or `host-model`.
+    public var mode: String
+    /// `exact` for a custom CPU; nil for host-model.
+    public var match: String?
+    /// How strictly libvirt checks the guest CPU after starting it.
+    public var check: String
+    /// The model name, for a custom CPU.
+    public var model: String?
+    /// The model's fallback attribute, for a custom CPU.
+    public var fallback: String?
+    /// The vendor, when all hosts share one.
+    public var vendor: String?
+    /// Features in the order they are written: `require` then `disable`, each in map order.
+    public var features: [Feature]
+    /// Every feature the guest may rely on (intersection of the hosts), to vet existing entries.
+    public var commonFeatures: [String]
+    /// What was left out and why, for the user.
+    public var notes: [String]
+
+    /// Host CPU bits that KVM does not give guests. `virsh capabilities` lists
+    /// them for the host; `virsh domcapabilities` already leaves them out.
+    public static let hostOnlyFeatures: Set<String> = [
+        "ds", "acpi", "ht", "tm", "pbe", "dtes64", "monitor", "ds_cpl", "smx", "est", "tm2", "xtpr", "osxsave",
+    ]
+}
+
+extension CPUArchitecture {
+    /// The guest `<cpu>` that runs on every host in `hosts`.
+    ///
+    /// - `model`: the hosts' baseline model with `fallback='forbid'`, the
+    ///   vendor when all hosts share one, `require` for common features beyond
+    ///   the model that a guest can get (never `migratable='no'` ones, never
+    ///   host-only bits), `disable` for model features some host lacks.
+    /// - `disable`: `host-model` with `disable` for every feature some but
+    ///   not all hosts have (the union minus the intersection), in map order.
+    ///
+    /// - Throws: `CPUCompatError.incompatible` when the hosts have no baseline.
+    public func guestPlan(for hosts: [CPU], strategy: PatchStrategy) throws(CPUCompatError) -> GuestCPUPlan {
+        switch strategy {
+        case .model:
+            let baseline = try self.baseline(of: hosts)
+            return guestPlan(model: baseline.model, vendor: baseline.vendor, require: baseline.require,
+                             disable: baseline.disable, common: baseline.features, source: "the hosts' baseline")
+        case .disable:
+            guard var common = hosts.first?.features else { throw .incompatible(message: "No hosts given") }
+            var union = FeatureSet()
+            for host in hosts {
+                common.formIntersection(host.features)
+                union.formUnion(host.features)
+            }
+            let disable = names(of: union.subtracting(common))
+            return GuestCPUPlan(mode: "host-model", match: nil, check: "partial", model: nil, fallback: nil, vendor: nil,
+                                features: disable.map { .init(policy: .disable, name: $0) },
+                                commonFeatures: names(of: common), notes: [])
+        }
+    }
+
+    /// The guest `<cpu>` for a baseline given as a `<cpu>` (the output of
+    /// `cpucompat baseline` or `virsh cpu-baseline`).
+    ///
+    /// - Throws: `CPUCompatError.invalidCPU` when the CPU names no model.
+    public func guestPlan(fromBaseline cpu: CPU) throws(CPUCompatError) -> GuestCPUPlan {
+        guard let model = cpu.model else {
+            throw .invalidCPU(path: cpu.definition.path, line: cpu.definition.line, message: "the baseline names no CPU model")
+        }
+        return guestPlan(model: model.name, vendor: cpu.vendor?.name,
+                         require: names(of: cpu.added.subtracting(model.features)),
+                         disable: names(of: cpu.removed.intersection(model.features)),
+                         common: cpu.features, source: cpu.definition.path)
+    }
+
+    private func guestPlan(model: String, vendor: String?, require: [String], disable: [String],
+                           common: FeatureSet, source: String) -> GuestCPUPlan {
+        var notes: [String] = []
+        let nonMigratable = Set(features.filter { !$0.isMigratable }.map(\.name))
+        let leftOutHostOnly = require.filter { GuestCPUPlan.hostOnlyFeatures.contains($0) }
+        let leftOutNonMigratable = require.filter { nonMigratable.contains($0) }
+        if !leftOutHostOnly.isEmpty {
+            notes.append("not required, since KVM does not give them to guests: \(leftOutHostOnly.joined(separator: ","))")
+        }
+        if !leftOutNonMigratable.isEmpty {
+            notes.append("not required, since they prevent migration (migratable='no'): \(leftOutNonMigratable.joined(separator: ","))")
+        }
+        let required = require.filter { !GuestCPUPlan.hostOnlyFeatures.contains($0) && !nonMigratable.contains($0) }
+        return GuestCPUPlan(
+            mode: "custom", match: "exact", check: "partial", model: model, fallback: "forbid", vendor: vendor,
+            features: required.map { .init(policy: .require, name: $0) } + disable.map { .init(policy: .disable, name: $0) },
+            commonFeatures: names(of: common), notes: notes)
+    }
+}

@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Rewrites files so that a reader, a crash or a concurrent writer only ever
+/// sees the old content or the complete new content.
+public enum SafeFileUpdate {
+    /// Replaces the content of `path` with `transform(old content)`.
+    ///
+    /// The file is locked (`flock`) while it is read, transformed and
+    /// replaced, so concurrent updates run one after the other. The new
+    /// content goes to a temporary file in the same folder, which is flushed
+    /// (`fsync`), given the original's mode (and owner, when run as root),
+    /// and renamed over the original; then the folder is flushed. If
+    /// `transform` throws or any step fails, the original stays as it was and
+    /// no temporary file is left behind.
+    ///
+    /// - Parameters:
+    ///   - path: The file to update.
+    ///   - followSymlinks: Write through a symbolic link to its target; without
+    ///     it, a link is refused rather than replaced by a regular file.
+    ///   - backupSuffix: If given, the previous content is kept as `path + backupSuffix`.
+    ///   - transform: Computes the new content from the old.
+    /// - Returns: The old and the new content.
+    /// - Throws: `CPUCompatError` naming the file, or what `transform` throws.
+    @discardableResult
+    public static func update(_ path: String, followSymlinks: Bool = false, backupSuffix: String? = nil,
+                              transform: ([UInt8]) throws(CPUCompatError) -> [UInt8]) throws(CPUCompatError) -> (old: [UInt8], new: [UInt8]) {
+        let target = try resolveTarget(path, followSymlinks: followSymlinks)
+        let (descriptor, status) = try openLocked(target)
+        defer { close(descriptor) }  // closing releases the lock
+        let old = try readAll(descriptor, path: path)
+        let new = try transform(old)
+        guard new != old else { return (old, new) }
+        if let backupSuffix {
+            try writeReplacing(target + backupSuffix, with: old, mode: status.st_mode, owner: status)
+        }
+        try writeReplacing(target, with: new, mode: status.st_mode, owner: status)
+        return (old, new)
+    }
+
+    /// Writes `bytes` to `path` through a flushed temporary file and a rename.
+    ///
+    /// - Parameters:
+    ///   - mode: The permission bits for the new file (default 0644 less the umask).
+    public static func write(_ bytes: [UInt8], to path: String) throws(CPUCompatError) {
+        var status = stat()
+        let existing = stat(path, &status) == 0
+        try writeReplacing(path, with: bytes, mode: existing ? status.st_mode : 0o644, owner: existing ? status : nil)
+    }
+
+    private static func resolveTarget(_ path: String, followSymlinks: Bool) throws(CPUCompatError) -> String {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { throw .unreadable(path: path, reason: FileSystem.describe(errno)) }
+        if status.st_mode & S_IFMT == S_IFLNK {
+            guard followSymlinks else {
+                throw .unwritable(path: path, reason: "is a symbolic link; --follow-symlinks writes through it to its target")
+            }
+            guard let resolved = realpath(path, nil) else { throw .unreadable(path: path, reason: FileSystem.describe(errno)) }
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw .unwritable(path: path, reason: "is not a regular file") }
+        return path
+    }
+
+    /// Opens and locks `path`, making sure the lock is on the file the path
+    /// names now, not on one a concurrent writer has just replaced.
+    private static func openLocked(_ path: String) throws(CPUCompatError) -> (Int32, stat) {
+        while true {
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { throw .unreadable(path: path, reason: FileSystem.describe(errno)) }
+            var locked: Int32
+            repeat { locked = flock(descriptor, LOCK_EX) } while locked != 0 && errno == EINTR
+            var held = stat(), current = stat()
+            if locked == 0, fstat(descriptor, &held) == 0, stat(path, &current) == 0,
+               held.st_dev == current.st_dev, held.st_ino == current.st_ino {
+                return (descriptor, held)
+            }
+            let failure = errno
+            close(descriptor)
+            if locked != 0 { throw .unwritable(path: path, reason: "cannot lock: \(FileSystem.describe(failure))") }
+        }
+    }
+
+    private static func readAll(_ descriptor: Int32, path: String) throws(CPUCompatError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count == 0 { return bytes }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .unreadable(path: path, reason: FileSystem.describe(errno))
+            }
+            bytes += chunk[..<count]
+        }
+    }
+
+    private static func writeReplacing(_ path: String, with bytes: [UInt8], mode: mode_t, owner: stat?) throws(CPUCompatError) {
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        var template = Array(FileSystem.join(folder, ".\(name).cpucompat-XXXXXX").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard descriptor >= 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
+        let temporary = String(cString: template)
+        var committed = false
+        defer {
+            if !committed { unlink(temporary) }
+        }
+        do {
+            defer { close(descriptor) }
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeBytes { raw in Glibc.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno))
+                }
+                offset += written
+            }
+            guard fchmod(descriptor, mode & 0o7777) == 0 else { throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno)) }
+            if let owner, geteuid() == 0, fchown(descriptor, owner.st_uid, owner.st_gid) != 0 {
+                throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno))
+            }
+            guard fsync(descriptor) == 0 else { throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno)) }
+        }
+        guard rename(temporary, path) == 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
+        committed = true
+        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folderDescriptor >= 0 {
+            fsync(folderDescriptor)
+            close(folderDescriptor)
+        }
+    }
+}

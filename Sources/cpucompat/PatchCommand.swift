@@ -1,0 +1,118 @@
+import ArgumentParser
+import CPUCompat
+
+struct PatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patch",
+        abstract: "Rewrite a guest's <cpu> so it runs on every given host.",
+        discussion: """
+        Replaces only the <cpu> element of the domain XML in DOMAIN; every other \
+        byte (comments, quotes, white space, metadata) stays as it was. The new \
+        <cpu> is indented like its siblings. Patching a patched file changes nothing.
+
+        --strategy model (the default): mode='custom' match='exact' check='partial' \
+        with the hosts' baseline model and fallback='forbid', the vendor when all \
+        hosts share one, policy='require' for common features beyond the model that \
+        a guest can get, and policy='disable' for model features some host lacks. \
+        Features KVM never gives guests (ds, acpi, ht, tm, pbe, dtes64, monitor, \
+        ds_cpl, smx, est, tm2, xtpr, osxsave) and migratable='no' ones (invtsc) are \
+        never required; a note on standard error says so.
+
+        --strategy disable: mode='host-model' check='partial' with one \
+        policy='disable' feature for each feature some but not all hosts have.
+
+        Children of <cpu> that are not about model and features (<topology>, \
+        <numa>, <cache>, <maxphysaddr>) are kept. Existing <feature> entries are \
+        merged: no duplicates, and where our policy differs ours wins, with a note. \
+        A host-passthrough or maximum guest is converted, with a warning.
+
+        The result goes to standard output, to --output FILE, or with --in-place \
+        back to DOMAIN: through a temporary file in the same folder that is \
+        flushed and renamed over the original, keeping its mode and owner, under a \
+        lock so concurrent runs do not mix. On any error the original is left \
+        byte for byte as it was.
+        """)
+
+    @OptionGroup var map: MapOptions
+
+    @Argument(help: ArgumentHelp("The domain XML to patch; - for standard input.", valueName: "domain"),
+              completion: .file(extensions: ["xml"]))
+    var domain: String
+
+    @Option(name: .customLong("host"), help: ArgumentHelp(
+        "A host the guest must run on (capabilities, domcapabilities or <cpu>); repeat for each host.", valueName: "file"),
+        completion: .file(extensions: ["xml"]))
+    var hosts: [String] = []
+
+    @Option(help: ArgumentHelp("A baseline <cpu> (from cpucompat baseline or virsh cpu-baseline) instead of --host.",
+                               valueName: "file"), completion: .file(extensions: ["xml"]))
+    var baseline: String?
+
+    @Option(help: "model: a named model all hosts support; disable: host-model minus what some host lacks.")
+    var strategy: PatchStrategy = .model
+
+    @Flag(help: "Replace DOMAIN itself instead of printing the result.")
+    var inPlace = false
+
+    @Option(help: ArgumentHelp("With --in-place, keep the previous file as DOMAIN followed by this suffix.", valueName: "suffix"))
+    var backup: String?
+
+    @Flag(help: "With --in-place, write through a symbolic link to its target instead of refusing.")
+    var followSymlinks = false
+
+    @Option(help: ArgumentHelp("Write the result to this file instead of standard output.", valueName: "file"),
+            completion: .file())
+    var output: String?
+
+    @Flag(help: "Print a unified diff of the change instead of the document.")
+    var diff = false
+
+    func validate() throws {
+        if hosts.isEmpty == (baseline == nil) { throw ValidationError("give the hosts with --host, or a --baseline file") }
+        if baseline != nil, strategy == .disable { throw ValidationError("--strategy disable needs the hosts (--host)") }
+        if inPlace, domain == "-" { throw ValidationError("--in-place needs a file, not standard input") }
+        if inPlace, output != nil { throw ValidationError("--in-place and --output exclude each other") }
+        if backup != nil, !inPlace { throw ValidationError("--backup goes with --in-place") }
+        if backup?.isEmpty == true { throw ValidationError("--backup needs a non-empty suffix") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let cpuMap = try map.load()
+            let plan: GuestCPUPlan
+            let architecture: CPUArchitecture
+            if let baseline {
+                let cpu = try cpuMap.readSingleCPU(contentsOf: baseline)
+                architecture = try cpuMap.x86Architecture(for: [cpu])
+                plan = try architecture.guestPlan(fromBaseline: cpu)
+            } else {
+                var cpus: [CPU] = []
+                for host in hosts { cpus += try cpuMap.readCPUs(contentsOf: host) }
+                architecture = try cpuMap.x86Architecture(for: cpus)
+                plan = try architecture.guestPlan(for: cpus, strategy: strategy)
+            }
+            var notes: [String] = []
+            let patch = { (bytes: [UInt8]) throws(CPUCompatError) -> [UInt8] in
+                let result = try DomainPatcher.patch(bytes, path: domain, plan: plan, architecture: architecture)
+                notes = result.notes
+                return result.patched
+            }
+            let old: [UInt8], new: [UInt8]
+            if inPlace {
+                (old, new) = try SafeFileUpdate.update(domain, followSymlinks: followSymlinks, backupSuffix: backup, transform: patch)
+            } else {
+                old = try CPUDefinitionReader.readBytes(contentsOf: domain)
+                new = try patch(old)
+                if let output, !diff { try SafeFileUpdate.write(new, to: output) }
+            }
+            for note in notes { warn("note: \(note)") }
+            if diff {
+                emit(UnifiedDiff.render(from: old, to: new, oldName: domain, newName: domain))
+            } else if !inPlace, output == nil {
+                emit(String(decoding: new, as: UTF8.self))
+            }
+        }
+    }
+}
+
+extension PatchStrategy: ExpressibleByArgument {}
