@@ -32,6 +32,10 @@ struct BaselineCommand: ParsableCommand {
     @Flag(help: "Leave out features that prevent migration (migratable='no' in the map, such as invtsc).")
     var migratable = false
 
+    @Flag(help: ArgumentHelp("Where the hosts' vendors differ, give the best vendor-neutral model (qemu64, kvm64) with the features all share, instead of failing.",
+                             discussion: "Live migration between CPU vendors is risky: guests may see different CPUID, microcode and errata behaviour."))
+    var allowCrossVendor = false
+
     @Option(help: "Output format: xml (libvirt's <cpu>) or json.")
     var format: OutputFormat = .xml
 
@@ -40,11 +44,13 @@ struct BaselineCommand: ParsableCommand {
             let cpuMap = try map.load()
             var cpus: [CPU] = []
             for file in files { cpus += try cpuMap.readCPUs(contentsOf: file) }
-            let baseline = try cpuMap.x86Architecture(for: cpus)
-                .baseline(of: cpus, options: .init(expandFeatures: features, migratableOnly: migratable))
+            let x86 = try cpuMap.x86Architecture(for: cpus)
+            let baseline = try x86.baseline(of: cpus, options: .init(expandFeatures: features, migratableOnly: migratable,
+                                                                     allowCrossVendor: allowCrossVendor))
+            for warning in baseline.warnings { warn("warning: \(warning)") }
             switch format {
             case .xml, .text: emit(baseline.libvirtXML + "\n")  // virsh ends its output with a blank line
-            case .json: emit(try JSONValue(encoding: BaselineReport(cpus: cpus.map(CPUSummary.init), baseline: baseline)).rendered)
+            case .json: emit(try JSONValue(encoding: BaselineReport(cpus: cpus.map { CPUSummary($0, in: x86) }, baseline: baseline)).rendered)
             }
         }
     }

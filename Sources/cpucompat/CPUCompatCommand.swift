@@ -23,6 +23,7 @@ struct CPUCompatCommand: ParsableCommand {
          64  bad usage: unknown options, missing arguments
         """,
         version: "0.1.0",
-        subcommands: [DiffCommand.self, BaselineCommand.self, PatchCommand.self, CompareCommand.self, MapCommand.self]
+        subcommands: [DiffCommand.self, BaselineCommand.self, PatchCommand.self, CompareCommand.self,
+                      ModelsCommand.self, MatrixCommand.self, ExplainCommand.self, MapCommand.self]
     )
 }

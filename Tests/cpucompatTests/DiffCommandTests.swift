@@ -9,7 +9,7 @@ import Testing
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains("missing on destination: vmx,fma,movbe,bmi1,avx2,bmi2,invpcid,pdpe1gb,abm"))
         #expect(lines.contains("missing on source: none"))
-        #expect(lines.contains("baseline: IvyBridge-IBRS, vendor Intel, fallback allow"))
+        #expect(lines.contains("baseline: IvyBridge-IBRS, vendor Intel, fallback allow, level x86-64-v2"))
     }
 
     @Test func jsonCarriesTheDocumentedFields() throws {
@@ -49,7 +49,7 @@ import Testing
         let input = try String(contentsOfFile: CLI.fixture("kvm02.xml"), encoding: .utf8)
         let result = try CLI.run(["diff", "-", "Fixtures/kvm03.xml"], input: input)
         #expect(result.status == 1)
-        #expect(result.stdout.hasPrefix("source:      - (Haswell-noTSX-IBRS, Intel)\n"))
+        #expect(result.stdout.hasPrefix("source:      - (Haswell-noTSX-IBRS, Intel, x86-64-v3)\n"))
     }
 
     @Test func worksWithTheBuiltInMap() throws {

@@ -47,13 +47,18 @@ public struct Baseline: Hashable, Sendable, Codable {
     public var require: [String]
     /// Features of the model that some CPU lacks, in map order.
     public var disable: [String]
+    /// The x86-64 level of the common features.
+    public var level: MicroarchitectureLevel?
+    /// What the user should know about this baseline (a lower level than every
+    /// host, a cross-vendor model). Not part of libvirt's XML.
+    public var warnings: [String]
 
     /// Every feature a guest with this baseline gets (the intersection), not encoded.
     public var features: FeatureSet { commonFeatures }
     private var commonFeatures: FeatureSet
 
     private enum CodingKeys: String, CodingKey {
-        case model, vendor, fallback, require, disable
+        case model, vendor, fallback, require, disable, level, warnings
     }
 
     /// Options of the baseline computation.
@@ -62,19 +67,25 @@ public struct Baseline: Hashable, Sendable, Codable {
         public var expandFeatures: Bool
         /// Leave out features the map marks `migratable='no'` (`--migratable`).
         public var migratableOnly: Bool
+        /// Where vendors differ, choose among vendor-neutral models instead of failing.
+        public var allowCrossVendor: Bool
 
-        public init(expandFeatures: Bool = false, migratableOnly: Bool = false) {
+        public init(expandFeatures: Bool = false, migratableOnly: Bool = false, allowCrossVendor: Bool = false) {
             self.expandFeatures = expandFeatures
             self.migratableOnly = migratableOnly
+            self.allowCrossVendor = allowCrossVendor
         }
     }
 
-    init(model: String, vendor: String?, fallback: Fallback, require: [String], disable: [String], features: FeatureSet) {
+    init(model: String, vendor: String?, fallback: Fallback, require: [String], disable: [String],
+         level: MicroarchitectureLevel?, warnings: [String], features: FeatureSet) {
         self.model = model
         self.vendor = vendor
         self.fallback = fallback
         self.require = require
         self.disable = disable
+        self.level = level
+        self.warnings = warnings
         commonFeatures = features
     }
 
@@ -85,6 +96,8 @@ public struct Baseline: Hashable, Sendable, Codable {
         fallback = try container.decode(Fallback.self, forKey: .fallback)
         require = try container.decode([String].self, forKey: .require)
         disable = try container.decode([String].self, forKey: .disable)
+        level = try container.decodeIfPresent(MicroarchitectureLevel.self, forKey: .level)
+        warnings = try container.decodeIfPresent([String].self, forKey: .warnings) ?? []
         commonFeatures = FeatureSet()
     }
 }
@@ -97,15 +110,21 @@ extension CPUArchitecture {
     public func baseline(of cpus: [CPU], options: Baseline.Options = .init()) throws(CPUCompatError) -> Baseline {
         guard let first = cpus.first else { throw .incompatible(message: "No CPUs given") }
         var vendor: CPUVendor?
+        var crossVendor = false
+        var warnings: [String] = []
         var common = first.features
         var sharedModel = first.model?.name
         var modelsAgree = true
         for cpu in cpus {
             if let named = cpu.vendor {
-                if let vendor, vendor.name != named.name {
-                    throw .incompatible(message: "CPU vendors do not match (\(vendor.name) in one CPU, \(named.name) in \(cpu.location))")
+                if let vendor, vendor.name != named.name, !crossVendor {
+                    guard options.allowCrossVendor else {
+                        throw .incompatible(message: "CPU vendors do not match (\(vendor.name) in one CPU, \(named.name) in \(cpu.location))")
+                    }
+                    crossVendor = true
+                    warnings.append("the hosts have different CPU vendors (\(vendor.name), \(named.name)): only a vendor-neutral model fits, and live migration between vendors is risky")
                 }
-                vendor = named
+                if !crossVendor { vendor = named }
             }
             if let name = cpu.model?.name {
                 if sharedModel == nil { sharedModel = name } else if sharedModel != name { modelsAgree = false }
@@ -113,10 +132,11 @@ extension CPUArchitecture {
             common.formIntersection(cpu.features)
         }
         if !modelsAgree { sharedModel = nil }
+        if crossVendor { vendor = nil }
         if options.migratableOnly { common.subtract(nonMigratableFeatures) }
         guard !common.isEmpty else { throw .incompatible(message: "CPUs are incompatible") }
 
-        guard let chosen = bestModel(for: common, vendor: vendor?.name, preferred: sharedModel) else {
+        guard let chosen = bestModel(for: common, vendor: vendor?.name, preferred: sharedModel, vendorNeutralOnly: crossVendor) else {
             throw .incompatible(message: "Cannot find a CPU model for the common features")
         }
         let require: [String]
@@ -128,17 +148,23 @@ extension CPUArchitecture {
             require = names(of: common.subtracting(chosen.features))
             disable = names(of: chosen.features.subtracting(common))
         }
+        let level = self.level(of: common)
+        let hostLevels = cpus.map { self.level(of: $0.features) }
+        if let lowest = hostLevels.compactMap({ $0 }).min(), hostLevels.allSatisfy({ $0 != nil }),
+           level.map({ $0 < lowest }) ?? true {
+            warnings.append("the baseline is \(level?.description ?? "below x86-64-v1") while every host is at least \(lowest) (RHEL 9 guests need x86-64-v2, RHEL 10 guests x86-64-v3)")
+        }
         return Baseline(model: chosen.name, vendor: vendor?.name,
                         fallback: chosen.name == sharedModel ? .forbid : .allow,
-                        require: require, disable: disable, features: common)
+                        require: require, disable: disable, level: level, warnings: warnings, features: common)
     }
 
     /// The model that describes `features` with the fewest listed
     /// differences, among those allowed for a guest of `vendor`.
-    func bestModel(for features: FeatureSet, vendor: String?, preferred: String?) -> CPUModel? {
+    func bestModel(for features: FeatureSet, vendor: String?, preferred: String?, vendorNeutralOnly: Bool = false) -> CPUModel? {
         var best: CPUModel?
         var bestCost = Int.max
-        for model in models where model.decodesGuest {
+        for model in models where model.decodesGuest && !(vendorNeutralOnly && model.vendor != nil) {
             if let modelVendor = model.vendor, let vendor, modelVendor != vendor { continue }
             if model.name == preferred { return model }
             let cost = features.subtracting(model.features).count + model.features.subtracting(features).count

@@ -78,7 +78,7 @@ extension CPUArchitecture {
         } else {
             verdict = guestFeatures == host.features ? .identical : .superset
         }
-        return CPUComparison(host: CPUSummary(host), guest: CPUSummary(guest), comparedAs: comparedAs, verdict: verdict,
+        return CPUComparison(host: CPUSummary(host, in: self), guest: CPUSummary(guest, in: self), comparedAs: comparedAs, verdict: verdict,
                              missingFeatures: missing, extraFeatures: extra, message: message)
     }
 }

@@ -33,7 +33,7 @@ extension CPUArchitecture {
             baselineError = error.description
         }
         return CPUDiff(
-            source: CPUSummary(source), destination: CPUSummary(destination),
+            source: CPUSummary(source, in: self), destination: CPUSummary(destination, in: self),
             missingOnDestination: names(of: source.features.subtracting(destination.features)),
             missingOnSource: names(of: destination.features.subtracting(source.features)),
             baseline: baseline, baselineError: baselineError)

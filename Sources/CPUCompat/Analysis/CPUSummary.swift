@@ -6,11 +6,15 @@ public struct CPUSummary: Hashable, Sendable, Codable {
     public var model: String?
     /// The vendor the file names, if any.
     public var vendor: String?
+    /// The CPU's x86-64 level, if it reaches x86-64-v1.
+    public var level: MicroarchitectureLevel?
 
-    public init(_ cpu: CPU) {
+    /// The summary of `cpu`, with its level as `architecture` computes it.
+    public init(_ cpu: CPU, in architecture: CPUArchitecture) {
         path = cpu.definition.path
         model = cpu.model?.name
         vendor = cpu.vendor?.name ?? cpu.model?.vendor
+        level = architecture.level(of: cpu.features)
     }
 }
 

@@ -43,6 +43,21 @@ public struct CPUDefinition: Hashable, Sendable {
     public var vendor: String?
     /// The features, in document order.
     public var features: [Feature]
+    /// The named models a domcapabilities file lists for `custom` mode, with
+    /// what the host said about each (empty for other documents).
+    public var declaredModels: [DeclaredModel] = []
+
+    /// A model as `virsh domcapabilities` lists it: `<model usable='no' deprecated='yes'>`.
+    public struct DeclaredModel: Hashable, Sendable, Codable {
+        /// The model name.
+        public var name: String
+        /// `yes`, `no` or `unknown`, as the file says.
+        public var usable: String?
+        /// Whether the file marks the model deprecated.
+        public var deprecated: Bool
+        /// The model this one is an alias or version of, if the file says.
+        public var canonical: String?
+    }
 
     /// Whether this is a host CPU description (capabilities, or a bare `<cpu>`
     /// with neither `mode` nor `match`), whose features carry no policy.

@@ -34,7 +34,13 @@ public enum CPUDefinitionReader {
                 $0.name == "mode" && $0.attribute("name") == "host-model" && $0.attribute("supported") != "no"
             }
             if let hostModel, hostModel.child("model") != nil {
-                definitions.append(try definition(hostModel, source: .domainCapabilities, arch: arch))
+                var cpu = try definition(hostModel, source: .domainCapabilities, arch: arch)
+                let custom = root.child("cpu")?.children.first { $0.name == "mode" && $0.attribute("name") == "custom" }
+                cpu.declaredModels = (custom?.children ?? XMLElementSequence(document: root.document, first: nil))
+                    .filter { $0.name == "model" }
+                    .map { .init(name: $0.trimmedText, usable: $0.attribute("usable"),
+                                 deprecated: $0.attribute("deprecated") == "yes", canonical: $0.attribute("canonical")) }
+                definitions.append(cpu)
             }
         case "domain":
             if let cpu = root.child("cpu") {

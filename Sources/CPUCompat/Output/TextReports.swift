@@ -11,6 +11,7 @@ extension CPUDiff {
         if let baseline {
             lines.append("baseline: " + baseline.summaryLine)
             lines += baseline.featureLines
+            lines += baseline.warnings.map { "warning: \($0)" }
         } else if let baselineError {
             lines.append("baseline: none (\(baselineError))")
         }
@@ -19,9 +20,9 @@ extension CPUDiff {
 }
 
 extension Baseline {
-    /// `IvyBridge-IBRS, vendor Intel, fallback allow`.
+    /// `IvyBridge-IBRS, vendor Intel, fallback allow, level x86-64-v2`.
     var summaryLine: String {
-        "\(model), vendor \(vendor ?? "unspecified"), fallback \(fallback.rawValue)"
+        "\(model), vendor \(vendor ?? "unspecified"), fallback \(fallback.rawValue), level \(level?.description ?? "none")"
     }
 
     /// The require and disable lists, indented, one line each.
@@ -32,8 +33,131 @@ extension Baseline {
 }
 
 extension CPUSummary {
-    /// `Haswell-noTSX-IBRS, Intel`, or what is known of it.
+    /// `Haswell-noTSX-IBRS, Intel, x86-64-v3`, or what is known of it.
     var describedModel: String {
-        [model ?? "no model", vendor ?? "no vendor"].joined(separator: ", ")
+        [model ?? "no model", vendor ?? "no vendor", level?.description ?? "no x86-64 level"].joined(separator: ", ")
+    }
+}
+
+extension ModelUsabilityReport {
+    /// The report as text: one line per model, newest first, with the hosts
+    /// that cannot run it grouped by what they lack.
+    public var text: String {
+        var lines = ["\(hosts.count) host\(hosts.count == 1 ? "" : "s"); models newest first, with the hosts that cannot run them:"]
+        let width = models.map { $0.displayName.count }.max() ?? 0
+        for model in models {
+            let name = model.displayName.padding(to: width)
+            let count = "\(model.runnableOn)/\(hosts.count)"
+            lines.append("  \(name)  \(count)\(model.runnableOn == hosts.count ? "  runs everywhere" : "")")
+            for blockers in model.blocked {
+                lines.append("      lacks \(blockers.missing.joined(separator: ",")): \(blockers.hosts.joined(separator: ", "))")
+            }
+            for declaration in model.declared {
+                var remark: [String] = []
+                if declaration.deprecated { remark.append("deprecated") }
+                if let disagreement = declaration.disagreement { remark.append(disagreement) }
+                if !remark.isEmpty {
+                    lines.append("      \(declaration.host) (usable='\(declaration.usable ?? "?")'): \(remark.joined(separator: "; "))")
+                }
+            }
+        }
+        lines.append("usable on every host: \(usableEverywhere.isEmpty ? "none" : usableEverywhere.joined(separator: ", "))")
+        lines.append("best: \(best ?? "none")")
+        if let partial {
+            lines.append("best on at least \(partial.minHosts) hosts: \(partial.model ?? "none")"
+                + (partial.hostsLeftOut.isEmpty ? "" : "; left out: \(partial.hostsLeftOut.joined(separator: ", "))"))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension ModelUsabilityReport.Model {
+    /// `Haswell-v4 (Haswell-noTSX-IBRS)` for a version, else the name.
+    var displayName: String { canonical.map { "\(name) (\($0))" } ?? name }
+}
+
+extension MigrationMatrix {
+    /// The matrix as text: groups, a table of missing-feature counts
+    /// (`ok` where a guest can move, `=` on the diagonal), the missing lists,
+    /// and what each group loses under the cluster baseline.
+    public var text: String {
+        var lines = ["groups of hosts with identical CPU features:"]
+        for group in groups {
+            let hostList = group.hosts.count > 5
+                ? group.hosts.prefix(5).joined(separator: ", ") + ", … (\(group.hosts.count) hosts)"
+                : group.hosts.joined(separator: ", ")
+            lines.append("  \(group.name): \(group.model ?? "no model"), \(group.vendor ?? "no vendor"), "
+                + "\(group.level?.description ?? "no x86-64 level"), \(group.featureCount) features: \(hostList)")
+        }
+        lines.append("host-model guests, from row to column (ok: can migrate; N: features missing):")
+        let width = max(4, (groups.map(\.name.count).max() ?? 2) + 2)
+        lines.append((String(repeating: " ", count: width + 2) + groups.map { $0.name.padding(to: width) }.joined()).trailingSpacesRemoved)
+        for from in groups {
+            var row = "  " + from.name.padding(to: width)
+            for to in groups {
+                let cell = pair(from: from.name, to: to.name).map { $0.canMigrate ? "ok" : String($0.missing.count) } ?? "="
+                row += cell.padding(to: width)
+            }
+            lines.append(row.trailingSpacesRemoved)
+        }
+        let blocked = pairs.filter { !$0.canMigrate }
+        if !blocked.isEmpty {
+            lines.append("missing features:")
+            for pair in blocked { lines.append("  \(pair.from) → \(pair.to): \(pair.missing.joined(separator: ","))") }
+        }
+        if let baseline {
+            lines.append("cluster baseline: " + baseline.summaryLine)
+            for group in groups {
+                lines.append("  \(group.name) loses: \(group.lostUnderBaseline.isEmpty ? "nothing" : group.lostUnderBaseline.joined(separator: ","))")
+            }
+            lines += baseline.warnings.map { "warning: \($0)" }
+        } else if let baselineError {
+            lines.append("cluster baseline: none (\(baselineError))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension Explanation {
+    /// The explanation as text.
+    public var text: String {
+        switch self {
+        case let .feature(feature):
+            var lines = ["feature \(feature.name)"]
+            for location in feature.location { lines.append("  \(location)") }
+            lines.append("  aliases: \(feature.aliases.isEmpty ? "none" : feature.aliases.joined(separator: ", "))")
+            lines.append("  migratable: \(feature.migratable ? "yes" : "no")")
+            lines.append("  oldest model with it: \(feature.oldestModel ?? "none")")
+            lines.append("  models with it: \(feature.models.isEmpty ? "none" : feature.models.joined(separator: ", "))")
+            return lines.joined(separator: "\n") + "\n"
+        case let .model(model):
+            var lines = ["model \(model.name)"]
+            lines.append("  vendor: \(model.vendor ?? "none")")
+            if let parent = model.parent { lines.append("  parent: \(parent)") }
+            if let canonical = model.canonical { lines.append("  same as: \(canonical)") }
+            lines.append("  signatures: \(model.signatures.isEmpty ? "none" : model.signatures.joined(separator: "; "))")
+            lines.append("  level: \(model.level?.description ?? "none")")
+            lines.append("  features (\(model.features.count)): \(model.features.joined(separator: ","))")
+            if let previous = model.previousModel {
+                lines.append("  adds over \(previous): \(model.addedFeatures.isEmpty ? "nothing" : model.addedFeatures.joined(separator: ","))")
+                if !model.removedFeatures.isEmpty {
+                    lines.append("  lacks from \(previous): \(model.removedFeatures.joined(separator: ","))")
+                }
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+    }
+}
+
+extension String {
+    /// The string padded with spaces to `width` characters, plus one space.
+    func padding(to width: Int) -> String {
+        self + String(repeating: " ", count: max(0, width - count)) + " "
+    }
+
+    var trailingSpacesRemoved: String {
+        var copy = self
+        while copy.last == " " { copy.removeLast() }
+        return copy
     }
 }

@@ -1,0 +1,100 @@
+/// What the CPU map says about a feature or a model, for `cpucompat explain`.
+public enum Explanation: Hashable, Sendable, Codable {
+    case feature(FeatureExplanation)
+    case model(ModelExplanation)
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case let .feature(feature): try feature.encode(to: encoder)
+        case let .model(model): try model.encode(to: encoder)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        if let model = try? ModelExplanation(from: decoder), model.kind == "model" {
+            self = .model(model)
+        } else {
+            self = .feature(try FeatureExplanation(from: decoder))
+        }
+    }
+}
+
+/// A feature: where its bit is, its other names, and which models have it.
+public struct FeatureExplanation: Hashable, Sendable, Codable {
+    public var kind = "feature"
+    public var name: String
+    public var aliases: [String]
+    public var migratable: Bool
+    /// `CPUID leaf 0x7 subleaf 0x0 EBX bit 5`, or `MSR 0x10a EAX bit 0`, one per bit.
+    public var location: [String]
+    /// The first model in map order that has it.
+    public var oldestModel: String?
+    /// Every model that has it, in map order.
+    public var models: [String]
+}
+
+/// A model: vendor, parent, signatures, features, and what it adds over its predecessor.
+public struct ModelExplanation: Hashable, Sendable, Codable {
+    public var kind = "model"
+    public var name: String
+    public var vendor: String?
+    public var parent: String?
+    /// For a version that only renames another model, that model.
+    public var canonical: String?
+    /// `family 6 model 60`, `family 6 model 85 stepping 5-7`.
+    public var signatures: [String]
+    public var features: [String]
+    public var level: MicroarchitectureLevel?
+    /// The model before it in the map with the same vendor.
+    public var previousModel: String?
+    /// Features it has that the previous model lacks.
+    public var addedFeatures: [String]
+    /// Features the previous model has that it lacks.
+    public var removedFeatures: [String]
+}
+
+extension CPUArchitecture {
+    /// Explains `name`, a feature (or alias) or a model.
+    ///
+    /// - Throws: `CPUCompatError.unknownFeature` when the map knows neither.
+    public func explain(_ name: String) throws(CPUCompatError) -> Explanation {
+        if let model = model(named: name) {
+            let previous = models[..<model.index].last { $0.vendor == model.vendor && $0.decodesGuest }
+            return .model(ModelExplanation(
+                name: model.name, vendor: model.vendor, parent: model.parent, canonical: canonicalName(of: model),
+                signatures: model.signatures.map { signature in
+                    var text = "family \(signature.family) model \(signature.model)"
+                    if let steppings = signature.steppings {
+                        text += steppings.count == 1 ? " stepping \(steppings.lowerBound)" : " stepping \(steppings.lowerBound)-\(steppings.upperBound)"
+                    }
+                    return text
+                },
+                features: names(of: model.features), level: level(of: model.features), previousModel: previous?.name,
+                addedFeatures: previous.map { names(of: model.features.subtracting($0.features)) } ?? [],
+                removedFeatures: previous.map { names(of: $0.features.subtracting(model.features)) } ?? []))
+        }
+        guard let feature = feature(named: name) else { throw .unknownFeature(name: name, path: "explain", line: nil) }
+        let having = models.filter { $0.features.contains(feature.index) }
+        return .feature(FeatureExplanation(
+            name: feature.name, aliases: feature.aliases.map(\.name), migratable: feature.isMigratable,
+            location: feature.bits.map(Self.describe), oldestModel: having.first?.name, models: having.map(\.name)))
+    }
+
+    private static func describe(_ bit: CPUFeature.Bit) -> String {
+        switch bit {
+        case let .cpuid(leaf, subleaf, register, mask):
+            let subleafText = subleaf.map { " subleaf 0x\(String($0, radix: 16))" } ?? ""
+            return "CPUID leaf 0x\(String(leaf, radix: 16))\(subleafText) \(register.rawValue.uppercased()) \(bitList(mask))"
+        case let .msr(index, edx, eax):
+            var parts: [String] = []
+            if eax != 0 { parts.append("EAX \(bitList(eax))") }
+            if edx != 0 { parts.append("EDX \(bitList(edx))") }
+            return "MSR 0x\(String(index, radix: 16)) " + parts.joined(separator: " ")
+        }
+    }
+
+    private static func bitList(_ mask: UInt32) -> String {
+        let bits = (0..<32).filter { mask & (1 << UInt32($0)) != 0 }.map(String.init)
+        return (bits.count == 1 ? "bit " : "bits ") + bits.joined(separator: ",")
+    }
+}

@@ -1,0 +1,136 @@
+/// Which named models each host can run, and what blocks the others.
+public struct ModelUsabilityReport: Hashable, Sendable, Codable {
+    /// One model's standing across the hosts.
+    public struct Model: Hashable, Sendable, Codable {
+        /// The model name.
+        public var name: String
+        /// For a version of another model (`Haswell-v4`), the model it stands for.
+        public var canonical: String?
+        /// The model's vendor, if it has one.
+        public var vendor: String?
+        /// How many hosts can run it.
+        public var runnableOn: Int
+        /// Hosts that cannot run it, grouped by what they lack.
+        public var blocked: [Blockers]
+        /// What domcapabilities files say of the model, where they say it.
+        public var declared: [Declaration]
+    }
+
+    /// Hosts that lack the same features for a model.
+    public struct Blockers: Hashable, Sendable, Codable {
+        /// The features the hosts lack, in map order.
+        public var missing: [String]
+        /// The hosts.
+        public var hosts: [String]
+    }
+
+    /// A domcapabilities file's word on a model, and whether we agree.
+    public struct Declaration: Hashable, Sendable, Codable {
+        public var host: String
+        /// `yes`, `no` or `unknown`.
+        public var usable: String?
+        public var deprecated: Bool
+        /// Set when the file's `usable` differs from what the features say.
+        public var disagreement: String?
+    }
+
+    /// The best model that at least `minHosts` hosts can run.
+    public struct Partial: Hashable, Sendable, Codable {
+        public var minHosts: Int
+        public var model: String?
+        /// The hosts that cannot run it.
+        public var hostsLeftOut: [String]
+    }
+
+    /// The hosts, in input order.
+    public var hosts: [CPUSummary]
+    /// The models, newest (last in the map) first.
+    public var models: [Model]
+    /// Models every host can run, newest first.
+    public var usableEverywhere: [String]
+    /// The best of them: the one a baseline of the hosts would pick among
+    /// models that need nothing disabled (fewest features to add).
+    public var best: String?
+    /// With `minHosts`: the best model enough hosts can run.
+    public var partial: Partial?
+}
+
+extension CPUArchitecture {
+    /// For every model of the hosts' vendors (and vendor-neutral models, or
+    /// every model with `includeAll`), newest first: which hosts can run it
+    /// (its features ⊆ the host's) and what the others lack.
+    ///
+    /// - Parameter minHosts: Also find the best model at least this many hosts can run.
+    public func modelUsability(of hosts: [CPU], includeAll: Bool = false, minHosts: Int? = nil) -> ModelUsabilityReport {
+        let vendors = Set(hosts.compactMap { $0.vendor?.name ?? $0.model?.vendor })
+        var common = hosts.first?.features ?? FeatureSet()
+        for host in hosts { common.formIntersection(host.features) }
+
+        var rows: [ModelUsabilityReport.Model] = []
+        var everywhere: [CPUModel] = []
+        var partialChoice: (model: CPUModel, runnable: [Bool])?
+        for model in models.reversed() where includeAll || model.vendor == nil || vendors.contains(model.vendor ?? "") {
+            var blocked: [[String]: [String]] = [:]
+            var order: [[String]] = []
+            var runnable: [Bool] = []
+            var declarations: [ModelUsabilityReport.Declaration] = []
+            for host in hosts {
+                let missing = names(of: model.features.subtracting(host.features))
+                runnable.append(missing.isEmpty)
+                if !missing.isEmpty {
+                    if blocked[missing] == nil { order.append(missing) }
+                    blocked[missing, default: []].append(host.definition.path)
+                }
+                if let declared = host.definition.declaredModels.first(where: { $0.name == model.name }) {
+                    var disagreement: String?
+                    if declared.usable == "yes", !missing.isEmpty {
+                        disagreement = "the file says usable, but the host lacks \(missing.joined(separator: ","))"
+                    } else if declared.usable == "no", missing.isEmpty {
+                        disagreement = "the file says not usable, but the host has every feature of the model"
+                    }
+                    declarations.append(.init(host: host.definition.path, usable: declared.usable,
+                                              deprecated: declared.deprecated, disagreement: disagreement))
+                }
+            }
+            let count = runnable.filter { $0 }.count
+            rows.append(.init(name: model.name, canonical: canonicalName(of: model), vendor: model.vendor, runnableOn: count,
+                              blocked: order.map { .init(missing: $0, hosts: blocked[$0] ?? []) }, declared: declarations))
+            if count == hosts.count { everywhere.append(model) }
+            if let minHosts, count >= minHosts {
+                if let current = partialChoice {
+                    let better = model.features.count > current.model.features.count
+                        || (model.features.count == current.model.features.count && count > current.runnable.filter { $0 }.count)
+                    if better { partialChoice = (model, runnable) }
+                } else {
+                    partialChoice = (model, runnable)
+                }
+            }
+        }
+        let vendor = vendors.count == 1 ? vendors.first : nil
+        let candidates = everywhere.filter { $0.decodesGuest && ($0.vendor == nil || $0.vendor == vendor) }
+        let best = candidates.min { lhs, rhs in
+            let left = common.subtracting(lhs.features).count, right = common.subtracting(rhs.features).count
+            return left != right ? left < right : lhs.index < rhs.index
+        }
+        var partial: ModelUsabilityReport.Partial?
+        if let minHosts {
+            partial = .init(minHosts: minHosts, model: partialChoice?.model.name,
+                            hostsLeftOut: zip(hosts, partialChoice?.runnable ?? hosts.map { _ in false })
+                                .filter { !$0.1 }.map { $0.0.definition.path })
+        }
+        return ModelUsabilityReport(hosts: hosts.map { CPUSummary($0, in: self) }, models: rows,
+                                    usableEverywhere: everywhere.map(\.name), best: best?.name, partial: partial)
+    }
+
+    /// For a model that only renames its parent (`Haswell-v4`), the name of
+    /// the model it stands for, following the chain.
+    public func canonicalName(of model: CPUModel) -> String? {
+        var current = model
+        var seen: Set<String> = [model.name]
+        while let parentName = current.parent, let parent = self.model(named: parentName), parent.features == current.features,
+              seen.insert(parent.name).inserted {
+            current = parent
+        }
+        return current.name == model.name ? nil : current.name
+    }
+}
