@@ -37,6 +37,9 @@ final class XMLDocument {
         }
         defer { xmlSetStructuredErrorFunc(nil, nil) }
 
+        if let line = doctypeLine(bytes) {
+            throw .malformedXML(path: path, line: line, message: refusedDoctype)
+        }
         guard let parser = xmlNewParserCtxt() else {
             throw .malformedXML(path: path, line: nil, message: "out of memory")
         }
@@ -57,9 +60,41 @@ final class XMLDocument {
         }
         if document.pointee.intSubset != nil {
             xmlFreeDoc(document)
-            throw .malformedXML(path: path, line: nil, message: "a DOCTYPE is not accepted here")
+            throw .malformedXML(path: path, line: nil, message: refusedDoctype)
         }
         return XMLDocument(pointer: document, path: path)
+    }
+
+    /// libvirt never writes a DOCTYPE, and a DOCTYPE is how entity bombs and
+    /// external entities get in, so any DOCTYPE is refused before libxml2
+    /// reads it (and, should one slip past this scan, after parsing too).
+    private static let refusedDoctype = "a DOCTYPE is not accepted (cpucompat reads libvirt XML, which has none)"
+
+    /// The line of a `<!DOCTYPE` in the prolog, before the root element.
+    private static func doctypeLine(_ bytes: [UInt8]) -> Int? {
+        var index = 0
+        var line = 1
+        func skip(until terminator: [UInt8]) {
+            while index < bytes.count {
+                if bytes[index] == 0x0A { line += 1 }
+                if bytes[index...].starts(with: terminator) { index += terminator.count; return }
+                index += 1
+            }
+        }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x0A: line += 1; index += 1
+            case 0x20, 0x09, 0x0D, 0xEF, 0xBB, 0xBF: index += 1  // white space, UTF-8 byte order mark
+            case UInt8(ascii: "<"):
+                let rest = bytes[index...]
+                if rest.starts(with: Array("<?".utf8)) { skip(until: Array("?>".utf8)) }
+                else if rest.starts(with: Array("<!--".utf8)) { skip(until: Array("-->".utf8)) }
+                else if rest.starts(with: Array("<!DOCTYPE".utf8)) { return line }
+                else { return nil }
+            default: return nil
+            }
+        }
+        return nil
     }
 
     /// The root element.
@@ -76,7 +111,11 @@ private final class XMLDiagnosticCollector {
     func record(_ error: xmlError) {
         guard first == nil, error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
         var message = error.message.map { String(cString: $0) } ?? "XML error \(error.code)"
-        while message.last?.isNewline == true { message.removeLast() }
+        // libxml2 adds detail on further lines ("Bytes: 0xFF …"); a diagnostic is one line.
+        message = String(message.prefix { !$0.isNewline })
+        if message.contains("XML_PARSE_HUGE") {
+            message = "the elements nest too deeply (libxml2's limit is 256 levels)"
+        }
         first = Diagnostic(line: error.line > 0 ? Int(error.line) : nil, message: message, code: error.code)
     }
 }
