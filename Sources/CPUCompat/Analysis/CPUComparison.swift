@@ -72,9 +72,9 @@ extension CPUArchitecture {
         } else if !missing.isEmpty || !extra.isEmpty {
             verdict = .incompatible
             var parts: [String] = []
-            if !missing.isEmpty { parts.append("missing features: " + missing.joined(separator: ",")) }
             if !extra.isEmpty { parts.append("extra features: " + extra.joined(separator: ",")) }
-            message = "guest CPU doesn't match specification: " + parts.joined(separator: "; ")
+            if !missing.isEmpty { parts.append("missing features: " + missing.joined(separator: ",")) }
+            message = "guest CPU doesn't match specification: " + parts.joined(separator: ", ")
         } else {
             verdict = guestFeatures == host.features ? .identical : .superset
         }

@@ -28,8 +28,10 @@ public struct GuestCPUPlan: Hashable, Sendable, Codable {
     public var vendor: String?
     /// Features in the order they are written: `require` then `disable`, each in map order.
     public var features: [Feature]
-    /// Every feature the guest may rely on (intersection of the hosts), to vet existing entries.
-    public var commonFeatures: [String]
+    /// Features an existing `require` may keep: every host has them and a guest can get them.
+    public var requirable: [String]
+    /// Features some host has: an existing `forbid` of one would keep the guest off that host.
+    public var presentOnSomeHost: [String]
     /// What was left out and why, for the user.
     public var notes: [String]
 
@@ -55,8 +57,10 @@ extension CPUArchitecture {
         switch strategy {
         case .model:
             let baseline = try self.baseline(of: hosts)
+            var union = FeatureSet()
+            for host in hosts { union.formUnion(host.features) }
             return guestPlan(model: baseline.model, vendor: baseline.vendor, require: baseline.require,
-                             disable: baseline.disable, common: baseline.features, source: "the hosts' baseline")
+                             disable: baseline.disable, common: baseline.features, union: union)
         case .disable:
             guard var common = hosts.first?.features else { throw .incompatible(message: "No hosts given") }
             var union = FeatureSet()
@@ -67,7 +71,8 @@ extension CPUArchitecture {
             let disable = names(of: union.subtracting(common))
             return GuestCPUPlan(mode: "host-model", match: nil, check: "partial", model: nil, fallback: nil, vendor: nil,
                                 features: disable.map { .init(policy: .disable, name: $0) },
-                                commonFeatures: names(of: common), notes: [])
+                                requirable: names(of: common.subtracting(notForGuests)), presentOnSomeHost: names(of: union),
+                                notes: [])
         }
     }
 
@@ -82,11 +87,18 @@ extension CPUArchitecture {
         return guestPlan(model: model.name, vendor: cpu.vendor?.name,
                          require: names(of: cpu.added.subtracting(model.features)),
                          disable: names(of: cpu.removed.intersection(model.features)),
-                         common: cpu.features, source: cpu.definition.path)
+                         common: cpu.features, union: cpu.features)
+    }
+
+    /// Features no guest requirement may name: host-only bits and `migratable='no'` ones.
+    var notForGuests: FeatureSet {
+        var set = nonMigratableFeatures
+        for name in GuestCPUPlan.hostOnlyFeatures { if let feature = feature(named: name) { set.insert(feature.index) } }
+        return set
     }
 
     private func guestPlan(model: String, vendor: String?, require: [String], disable: [String],
-                           common: FeatureSet, source: String) -> GuestCPUPlan {
+                           common: FeatureSet, union: FeatureSet) -> GuestCPUPlan {
         var notes: [String] = []
         let nonMigratable = Set(features.filter { !$0.isMigratable }.map(\.name))
         let leftOutHostOnly = require.filter { GuestCPUPlan.hostOnlyFeatures.contains($0) }
@@ -101,6 +113,6 @@ extension CPUArchitecture {
         return GuestCPUPlan(
             mode: "custom", match: "exact", check: "partial", model: model, fallback: "forbid", vendor: vendor,
             features: required.map { .init(policy: .require, name: $0) } + disable.map { .init(policy: .disable, name: $0) },
-            commonFeatures: names(of: common), notes: notes)
+            requirable: names(of: common.subtracting(notForGuests)), presentOnSomeHost: names(of: union), notes: notes)
     }
 }

@@ -40,13 +40,13 @@ public enum SafeFileUpdate {
     }
 
     /// Writes `bytes` to `path` through a flushed temporary file and a rename.
-    ///
-    /// - Parameters:
-    ///   - mode: The permission bits for the new file (default 0644 less the umask).
+    /// An existing file keeps its mode and owner; a new one gets 0666 less the umask.
     public static func write(_ bytes: [UInt8], to path: String) throws(CPUCompatError) {
         var status = stat()
         let existing = stat(path, &status) == 0
-        try writeReplacing(path, with: bytes, mode: existing ? status.st_mode : 0o644, owner: existing ? status : nil)
+        let mask = umask(0)
+        umask(mask)
+        try writeReplacing(path, with: bytes, mode: existing ? status.st_mode : 0o666 & ~mask, owner: existing ? status : nil)
     }
 
     private static func resolveTarget(_ path: String, followSymlinks: Bool) throws(CPUCompatError) -> String {

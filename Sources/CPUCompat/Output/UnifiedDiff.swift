@@ -28,24 +28,26 @@ public enum UnifiedDiff {
     }
 
     private struct Line: Equatable {
-        var text: Substring
+        /// The line's bytes, without the line feed (a CR of CRLF stays).
+        var bytes: ArraySlice<UInt8>
         var hasNewline: Bool
 
         func render(_ mark: String) -> String {
-            mark + text + (hasNewline ? "\n" : "\n\\ No newline at end of file\n")
+            mark + String(decoding: bytes, as: UTF8.self) + (hasNewline ? "\n" : "\n\\ No newline at end of file\n")
         }
     }
 
+    /// Lines split at line feeds, on bytes: Swift's `Character` would take
+    /// CRLF as one character and never match a lone `\n`.
     private static func lines(_ bytes: [UInt8]) -> [Line] {
-        let text = String(decoding: bytes, as: UTF8.self)
         var result: [Line] = []
-        var start = text.startIndex
-        while start < text.endIndex {
-            if let newline = text[start...].firstIndex(of: "\n") {
-                result.append(Line(text: text[start..<newline], hasNewline: true))
-                start = text.index(after: newline)
+        var start = 0
+        while start < bytes.count {
+            if let newline = bytes[start...].firstIndex(of: 0x0A) {
+                result.append(Line(bytes: bytes[start..<newline], hasNewline: true))
+                start = newline + 1
             } else {
-                result.append(Line(text: text[start...], hasNewline: false))
+                result.append(Line(bytes: bytes[start...], hasNewline: false))
                 break
             }
         }

@@ -116,6 +116,8 @@ public enum DomainPatcher {
                     merge(element, into: &features, plan: plan, architecture: architecture, notes: &notes)
                 case "numa":
                     trailingChildren.append(original)
+                case "cache" where element.attribute("mode") == "passthrough" && plan.mode != mode:
+                    notes.append("dropped <cache mode='passthrough'/>, which libvirt allows only for host-passthrough and maximum CPUs")
                 default:
                     keptChildren.append(original)
                 }
@@ -151,8 +153,12 @@ public enum DomainPatcher {
             }
             return
         }
-        if (policy == .require || policy == .force), !plan.commonFeatures.contains(canonical) {
-            notes.append("dropped <feature policy='\(policy.rawValue)' name='\(name)'/>: not every host has it")
+        if (policy == .require || policy == .force), !plan.requirable.contains(canonical) {
+            notes.append("dropped <feature policy='\(policy.rawValue)' name='\(name)'/>: not every host can give it to a guest")
+            return
+        }
+        if policy == .forbid, plan.presentOnSomeHost.contains(canonical) {
+            notes.append("dropped <feature policy='forbid' name='\(name)'/>: some host has it, so the guest could not start there")
             return
         }
         features.append(.init(policy: policy, name: name))
