@@ -4,6 +4,8 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
+#include <libxml/parserInternals.h>
+#include <libxml/SAX2.h>
 
 /// `xmlFree` is a global function pointer, which Swift 6 will not read
 /// from a nonisolated context; this wrapper calls it on Swift's behalf.

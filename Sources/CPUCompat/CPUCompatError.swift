@@ -24,7 +24,12 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
     /// Writing a result failed.
     case unwritable(path: String, reason: String)
 
-    public var description: String {
+    /// The diagnostic: always one line, control characters from the input
+    /// shown escaped, and names from the input shortened past 200 characters,
+    /// so no input can forge or flood further lines.
+    public var description: String { Self.oneLine(rawDescription) }
+
+    private var rawDescription: String {
         switch self {
         case let .unreadable(path, reason): "\(path): \(reason)"
         case let .malformedXML(path, line, message): "\(Self.location(path, line))\(message)"
@@ -37,6 +42,28 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .incompatible(message): message
         case let .unwritable(path, reason): "\(path): \(reason)"
         }
+    }
+
+    private static func oneLine(_ text: String) -> String {
+        var result = ""
+        var wordLength = 0
+        for scalar in text.unicodeScalars {
+            wordLength = scalar == " " ? 0 : wordLength + 1
+            if wordLength > 200 {
+                if wordLength == 201 { result += "…" }
+                continue
+            }
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                result += "\\u{\(String(scalar.value, radix: 16))}"
+            default:
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     private static func location(_ path: String, _ line: Int?) -> String {

@@ -1,35 +1,49 @@
 /// The best named CPU model that every given CPU can run, computed the way
 /// libvirt 9.0's `virsh cpu-baseline` computes it.
 ///
-/// These are the rules, learned by experiment against `virsh -c
-/// test:///default cpu-baseline` (libvirt 9.0, Debian 12) and checked by the
+/// These are the rules, learned by black-box experiment against `virsh -c
+/// test:///default cpu-baseline` (libvirt 9.0, Debian 12) and held to by the
 /// differential test over generated and real host CPUs:
 ///
-/// 1. **Vendor.** The vendor is the one the inputs name in `<vendor>`; a CPU
-///    without `<vendor>` agrees with any. Two different vendors fail with
-///    `CPU vendors do not match`. The result carries `<vendor>` only when some
-///    input named one.
-/// 2. **Common features.** Each CPU's features are its model's (inherited)
-///    features plus its listed features; the baseline's feature set is their
-///    intersection. An empty intersection fails with `CPUs are incompatible`.
-/// 3. **Candidates.** Every map model that may describe a guest
-///    (`<decode guest='on'>`, or no `<decode>`), whose vendor is the
-///    baseline's vendor or that has no vendor, in map order.
-/// 4. **Choice.** For a candidate, `require` = common features the model
-///    lacks and `disable` = model features not in common. If every input
-///    names the same model and that model is a candidate, it is chosen
-///    outright. Otherwise the candidate with the fewest `require` + `disable`
-///    wins; on a tie the one earlier in the map stays.
-/// 5. **Fallback.** `forbid` when the chosen model is the one every input
-///    named; `allow` otherwise.
-/// 6. **Feature order.** `require` then `disable`, each in CPU-map order. With
-///    `expandFeatures` (virsh's `--features`), every feature of the result is
-///    listed with `require`, sorted by name, and nothing is disabled.
+/// 1. **Features of a CPU.** Its model's features (parents included, those
+///    marked `removed='yes'` excluded) plus its listed features. The
+///    baseline's data is the intersection over all CPUs.
+/// 2. **Vendor.** The first CPU's `<vendor>` sets the vendor, if it names one.
+///    Each later CPU must agree: its `<vendor>`, or failing that its model's
+///    vendor, sets the vendor if none is set yet and must otherwise match it
+///    (`CPU vendors do not match`); a later CPU whose `<vendor>` contradicts
+///    its own model's vendor is an error too. The result prints `<vendor>`
+///    only when every CPU named one.
+/// 3. **Candidates.** Models with `<decode guest='on'>` (or no `<decode>`)
+///    whose vendor is the baseline's vendor or that have none, scanned from
+///    the last in the map to the first.
+/// 4. **The same model everywhere.** If every CPU names the same model and
+///    the scan reaches it, that model is the result with `fallback='forbid'`.
+/// 5. **Cost.** For a candidate: `r` = common features it lacks; `d` = its
+///    features, and its removed features, not in common; `k = ⌈d/2⌉`;
+///    `cost = r + d + k(k+1)/2`: each further disabled feature costs more.
+///    A candidate replaces the best so far if its cost is lower, or equal
+///    with a lower `k`, or if it is the model of one of the input CPUs and
+///    its `k` is lower, whatever its cost. Full ties keep the later model.
+/// 6. **Fallback.** `forbid` only by rule 4; otherwise `allow`.
+/// 7. **Features.** `require` lists common features the model lacks, in map
+///    order; `disable` lists the model's features not in common in map order,
+///    then its removed features not in common. With `expandFeatures`
+///    (virsh's `--features`) every common feature is `require` and every
+///    other feature of the model (removed ones included) `disable`, all in
+///    one list sorted by name.
 ///
-/// One deliberate difference: libvirt 9.0 ignores `policy='disable'` in
-/// baseline input (a domcapabilities host-model CPU keeps the model features
-/// the host lacks). cpucompat honours it, since a guest cannot get a
-/// feature its host disables.
+/// Where cpucompat deliberately differs from libvirt 9.0:
+/// - `policy='disable'` and `policy='forbid'` features take the feature away.
+///   libvirt 9.0 reads every baseline input as a host CPU and counts them as
+///   present, so a domcapabilities host-model that disables a feature still
+///   "has" it; a guest on that host cannot, so cpucompat leaves it out.
+/// - Feature aliases (`sse4_1`, `pclmulqdq`) are accepted; libvirt 9.0 rejects
+///   them in baseline input although its map defines them.
+/// - Guest-style `<cpu mode='…'>` elements and CPUs without `<arch>` (taken as
+///   x86) are read; libvirt 9.0 refuses both.
+/// - `allowCrossVendor` and `migratableOnly` are cpucompat's options (the
+///   test driver of libvirt 9.0 rejects `--migratable`).
 public struct Baseline: Hashable, Sendable, Codable {
     /// Whether libvirt may replace the model with a close one (`allow`) or
     /// must use it as named (`forbid`).
@@ -56,6 +70,19 @@ public struct Baseline: Hashable, Sendable, Codable {
     /// Every feature a guest with this baseline gets (the intersection), not encoded.
     public var features: FeatureSet { commonFeatures }
     private var commonFeatures: FeatureSet
+    /// With `expandFeatures`: all features in libvirt's order (sorted by name), `true` for require.
+    var sortedEntries: [(name: String, required: Bool)]?
+
+    public static func == (lhs: Baseline, rhs: Baseline) -> Bool {
+        lhs.model == rhs.model && lhs.vendor == rhs.vendor && lhs.fallback == rhs.fallback && lhs.require == rhs.require
+            && lhs.disable == rhs.disable && lhs.level == rhs.level && lhs.warnings == rhs.warnings
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(model)
+        hasher.combine(require)
+        hasher.combine(disable)
+    }
 
     private enum CodingKeys: String, CodingKey {
         case model, vendor, fallback, require, disable, level, warnings
@@ -78,7 +105,8 @@ public struct Baseline: Hashable, Sendable, Codable {
     }
 
     init(model: String, vendor: String?, fallback: Fallback, require: [String], disable: [String],
-         level: MicroarchitectureLevel?, warnings: [String], features: FeatureSet) {
+         sortedEntries: [(String, Bool)]?, level: MicroarchitectureLevel?, warnings: [String], features: FeatureSet) {
+        self.sortedEntries = sortedEntries
         self.model = model
         self.vendor = vendor
         self.fallback = fallback
@@ -109,70 +137,97 @@ extension CPUArchitecture {
     ///   vendors or no feature in common, or no CPU is given.
     public func baseline(of cpus: [CPU], options: Baseline.Options = .init()) throws(CPUCompatError) -> Baseline {
         guard let first = cpus.first else { throw .incompatible(message: "No CPUs given") }
-        var vendor: CPUVendor?
+        var vendor = first.vendor?.name
         var crossVendor = false
         var warnings: [String] = []
         var common = first.features
         var sharedModel = first.model?.name
-        var modelsAgree = true
-        for cpu in cpus {
-            if let named = cpu.vendor {
-                if let vendor, vendor.name != named.name, !crossVendor {
-                    guard options.allowCrossVendor else {
-                        throw .incompatible(message: "CPU vendors do not match (\(vendor.name) in one CPU, \(named.name) in \(cpu.location))")
-                    }
-                    crossVendor = true
-                    warnings.append("the hosts have different CPU vendors (\(vendor.name), \(named.name)): only a vendor-neutral model fits, and live migration between vendors is risky")
-                }
-                if !crossVendor { vendor = named }
-            }
-            if let name = cpu.model?.name {
-                if sharedModel == nil { sharedModel = name } else if sharedModel != name { modelsAgree = false }
-            }
+        var inputModels: Set<Int> = []
+        var everyCPUNamesAVendor = true
+        for (position, cpu) in cpus.enumerated() {
+            if let model = cpu.model, model.decodesGuest { inputModels.insert(model.index) }
+            if cpu.model?.name != sharedModel { sharedModel = nil }
+            if cpu.vendor == nil { everyCPUNamesAVendor = false }
             common.formIntersection(cpu.features)
+            guard position > 0, !crossVendor else { continue }
+            if let named = cpu.vendor?.name, let own = cpu.model?.vendor, named != own {
+                throw .incompatible(message: "CPU vendor \(own) of model \(cpu.model?.name ?? "") differs from vendor \(named) (\(cpu.location))")
+            }
+            guard let effective = cpu.vendor?.name ?? cpu.model?.vendor else { continue }
+            if vendor == nil {
+                vendor = effective
+            } else if let vendor, vendor != effective {
+                guard options.allowCrossVendor else {
+                    throw .incompatible(message: "CPU vendors do not match (\(vendor) before, \(effective) in \(cpu.location))")
+                }
+                crossVendor = true
+                warnings.append("the hosts have different CPU vendors (\(vendor), \(effective)): only a vendor-neutral model fits, and live migration between vendors is risky")
+            }
         }
-        if !modelsAgree { sharedModel = nil }
         if crossVendor { vendor = nil }
         if options.migratableOnly { common.subtract(nonMigratableFeatures) }
         guard !common.isEmpty else { throw .incompatible(message: "CPUs are incompatible") }
 
-        guard let chosen = bestModel(for: common, vendor: vendor?.name, preferred: sharedModel, vendorNeutralOnly: crossVendor) else {
-            throw .incompatible(message: "Cannot find a CPU model for the common features")
+        guard let chosen = bestModel(for: common, vendor: vendor, sharedModel: sharedModel, inputModels: inputModels,
+                                     vendorNeutralOnly: crossVendor) else {
+            throw .incompatible(message: "no CPU model fits the common features")
         }
+        let modelAll = chosen.features.union(chosen.removedFeatures)
         let require: [String]
         let disable: [String]
         if options.expandFeatures {
-            require = names(of: common).sorted()
-            disable = []
-        } else {
-            require = names(of: common.subtracting(chosen.features))
-            disable = names(of: chosen.features.subtracting(common))
+            var entries = names(of: common).map { ($0, true) } + names(of: modelAll.subtracting(common)).map { ($0, false) }
+            entries.sort { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
+            require = entries.filter(\.1).map(\.0)
+            disable = entries.filter { !$0.1 }.map(\.0)
+            return Baseline(model: chosen.name, vendor: everyCPUNamesAVendor ? vendor : nil,
+                            fallback: chosen.name == sharedModel ? .forbid : .allow,
+                            require: require, disable: disable, sortedEntries: entries.map { ($0.0, $0.1) },
+                            level: level(of: common), warnings: warnings + levelWarning(common, cpus), features: common)
         }
-        let level = self.level(of: common)
-        let hostLevels = cpus.map { self.level(of: $0.features) }
-        if let lowest = hostLevels.compactMap({ $0 }).min(), hostLevels.allSatisfy({ $0 != nil }),
-           level.map({ $0 < lowest }) ?? true {
-            warnings.append("the baseline is \(level?.description ?? "below x86-64-v1") while every host is at least \(lowest) (RHEL 9 guests need x86-64-v2, RHEL 10 guests x86-64-v3)")
-        }
-        return Baseline(model: chosen.name, vendor: vendor?.name,
+        require = names(of: common.subtracting(chosen.features))
+        disable = names(of: chosen.features.subtracting(common)) + names(of: chosen.removedFeatures.subtracting(common))
+        return Baseline(model: chosen.name, vendor: everyCPUNamesAVendor ? vendor : nil,
                         fallback: chosen.name == sharedModel ? .forbid : .allow,
-                        require: require, disable: disable, level: level, warnings: warnings, features: common)
+                        require: require, disable: disable, sortedEntries: nil,
+                        level: level(of: common), warnings: warnings + levelWarning(common, cpus), features: common)
     }
 
-    /// The model that describes `features` with the fewest listed
-    /// differences, among those allowed for a guest of `vendor`.
-    func bestModel(for features: FeatureSet, vendor: String?, preferred: String?, vendorNeutralOnly: Bool = false) -> CPUModel? {
-        var best: CPUModel?
-        var bestCost = Int.max
-        for model in models where model.decodesGuest && !(vendorNeutralOnly && model.vendor != nil) {
-            if let modelVendor = model.vendor, let vendor, modelVendor != vendor { continue }
-            if model.name == preferred { return model }
-            let cost = features.subtracting(model.features).count + model.features.subtracting(features).count
-            if cost < bestCost {
-                best = model
-                bestCost = cost
+    /// A warning when the baseline is a lower x86-64 level than some hosts:
+    /// guests that need the higher level would not boot under it.
+    private func levelWarning(_ common: FeatureSet, _ cpus: [CPU]) -> [String] {
+        let level = self.level(of: common)
+        let above = cpus.compactMap { self.level(of: $0.features) }.filter { hostLevel in level.map { hostLevel > $0 } ?? true }
+        guard let highest = above.max() else { return [] }
+        let hosts = above.count == 1 ? "1 host is" : "\(above.count) hosts are"
+        return ["the baseline is \(level?.description ?? "below x86-64-v1"), while \(hosts) at \(level == nil ? "x86-64-v1" : "a higher level") (up to \(highest)); RHEL 9 guests need x86-64-v2, RHEL 10 guests x86-64-v3"]
+    }
+
+    /// The model libvirt would name for `features` (rules 3 to 5 of `Baseline`).
+    ///
+    /// - Parameter runnableOnly: Consider only models that need nothing disabled.
+    func bestModel(for features: FeatureSet, vendor: String?, sharedModel: String?, inputModels: Set<Int>,
+                   vendorNeutralOnly: Bool = false, runnableOnly: Bool = false) -> CPUModel? {
+        var best: (model: CPUModel, cost: Int, k: Int)?
+        for model in models.reversed() where model.decodesGuest {
+            if runnableOnly, !model.features.union(model.removedFeatures).isSubset(of: features) { continue }
+            if vendorNeutralOnly ? model.vendor != nil : (model.vendor != nil && vendor != nil && model.vendor != vendor) {
+                continue
+            }
+            if model.name == sharedModel { return model }
+            let r = features.subtracting(model.features).count
+            let d = model.features.subtracting(features).count + model.removedFeatures.subtracting(features).count
+            let k = (d + 1) / 2
+            let cost = r + d + k * (k + 1) / 2
+            guard let current = best else {
+                best = (model, cost, k)
+                continue
+            }
+            if cost < current.cost || (cost == current.cost && k < current.k)
+                || (inputModels.contains(model.index) && k < current.k) {
+                best = (model, cost, k)
             }
         }
-        return best
+        return best?.model
     }
 }

@@ -46,13 +46,18 @@ extension CPUArchitecture {
     /// when not even x86-64-v1's are.
     public func level(of features: FeatureSet) -> MicroarchitectureLevel? {
         var reached: MicroarchitectureLevel?
-        for level in MicroarchitectureLevel.allCases {
-            let complete = level.addedFeatures.allSatisfy { name in
-                self.feature(named: name).map { features.contains($0.index) } ?? false
-            }
-            guard complete else { break }
+        for (level, required) in levelFeatureSets {
+            guard let required, required.isSubset(of: features) else { break }
             reached = level
         }
         return reached
+    }
+
+    /// Each level's added features as a set; nil where this map lacks one of them.
+    static func levelFeatureSets(byName index: [String: Int]) -> [(MicroarchitectureLevel, FeatureSet?)] {
+        MicroarchitectureLevel.allCases.map { level in
+            let indices = level.addedFeatures.compactMap { index[$0] }
+            return (level, indices.count == level.addedFeatures.count ? FeatureSet(indices) : nil)
+        }
     }
 }

@@ -34,7 +34,8 @@ public struct ModelUsabilityReport: Hashable, Sendable, Codable {
         public var disagreement: String?
     }
 
-    /// The best model that at least `minHosts` hosts can run.
+    /// The best model that at least `minHosts` hosts can run: the one with the
+    /// most features (more hosts on a tie); where it runs on every host, `best`.
     public struct Partial: Hashable, Sendable, Codable {
         public var minHosts: Int
         public var model: String?
@@ -96,7 +97,7 @@ extension CPUArchitecture {
             rows.append(.init(name: model.name, canonical: canonicalName(of: model), vendor: model.vendor, runnableOn: count,
                               blocked: order.map { .init(missing: $0, hosts: blocked[$0] ?? []) }, declared: declarations))
             if count == hosts.count { everywhere.append(model) }
-            if let minHosts, count >= minHosts {
+            if let minHosts, count >= minHosts, model.decodesGuest {
                 if let current = partialChoice {
                     let better = model.features.count > current.model.features.count
                         || (model.features.count == current.model.features.count && count > current.runnable.filter { $0 }.count)
@@ -106,13 +107,11 @@ extension CPUArchitecture {
                 }
             }
         }
-        let vendor = vendors.count == 1 ? vendors.first : nil
-        let candidates = everywhere.filter { $0.decodesGuest && ($0.vendor == nil || $0.vendor == vendor) }
-        let best = candidates.min { lhs, rhs in
-            let left = common.subtracting(lhs.features).count, right = common.subtracting(rhs.features).count
-            return left != right ? left < right : lhs.index < rhs.index
-        }
+        let best = bestRunnableModel(for: hosts, common: common)
         var partial: ModelUsabilityReport.Partial?
+        if let choice = partialChoice, !choice.runnable.contains(false), let best {
+            partialChoice = (best, choice.runnable)  // every host can run it: that is `best`'s question
+        }
         if let minHosts {
             partial = .init(minHosts: minHosts, model: partialChoice?.model.name,
                             hostsLeftOut: zip(hosts, partialChoice?.runnable ?? hosts.map { _ in false })
@@ -120,6 +119,22 @@ extension CPUArchitecture {
         }
         return ModelUsabilityReport(hosts: hosts.map { CPUSummary($0, in: self) }, models: rows,
                                     usableEverywhere: everywhere.map(\.name), best: best?.name, partial: partial)
+    }
+
+    /// The model a baseline of `hosts` picks among those that need nothing
+    /// disabled: the baseline's own rules, limited to runnable models.
+    private func bestRunnableModel(for hosts: [CPU], common: FeatureSet) -> CPUModel? {
+        var vendor: String?
+        for (position, host) in hosts.enumerated() {
+            let named = position == 0 ? host.vendor?.name : host.vendor?.name ?? host.model?.vendor
+            if let named {
+                if vendor == nil { vendor = named } else if vendor != named { return bestModel(
+                    for: common, vendor: nil, sharedModel: nil, inputModels: [], vendorNeutralOnly: true, runnableOnly: true) }
+            }
+        }
+        let shared = hosts.allSatisfy { $0.model?.name == hosts.first?.model?.name } ? hosts.first?.model?.name : nil
+        let inputs = Set(hosts.compactMap { $0.model?.decodesGuest == true ? $0.model?.index : nil })
+        return bestModel(for: common, vendor: vendor, sharedModel: shared, inputModels: inputs, runnableOnly: true)
     }
 
     /// For a model that only renames its parent (`Haswell-v4`), the name of

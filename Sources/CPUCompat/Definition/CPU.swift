@@ -67,6 +67,10 @@ extension CPUMap {
             guard let index = architecture.feature(named: feature.name)?.index else {
                 throw .unknownFeature(name: feature.name, path: definition.path, line: feature.line)
             }
+            guard !added.contains(index), !removed.contains(index) else {
+                throw .invalidCPU(path: definition.path, line: feature.line,
+                                  message: "CPU feature '\(feature.name)' specified more than once")
+            }
             switch feature.policy {
             case nil, .force, .require:
                 added.insert(index)

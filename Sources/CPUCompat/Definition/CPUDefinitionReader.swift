@@ -18,99 +18,164 @@ public enum CPUDefinitionReader {
 
     /// Reads every CPU definition in `bytes`, naming `path` in errors.
     public static func read(_ bytes: [UInt8], path: String) throws(CPUCompatError) -> [CPUDefinition] {
-        let document = try parseAllowingSeveralRoots(bytes, path: path)
-        guard let root = document.root else { throw .noCPU(path: path) }
-        var definitions: [CPUDefinition] = []
-        switch root.name {
-        case "cpu":
-            definitions.append(try definition(root, source: .cpu, arch: nil))
-        case "capabilities":
-            if let cpu = root.child("host")?.child("cpu") {
-                definitions.append(try definition(cpu, source: .capabilities, arch: nil))
-            }
-        case "domainCapabilities":
-            let arch = root.child("arch")?.trimmedText
-            let hostModel = root.child("cpu")?.children.first {
-                $0.name == "mode" && $0.attribute("name") == "host-model" && $0.attribute("supported") != "no"
-            }
-            if let hostModel, hostModel.child("model") != nil {
-                var cpu = try definition(hostModel, source: .domainCapabilities, arch: arch)
-                let custom = root.child("cpu")?.children.first { $0.name == "mode" && $0.attribute("name") == "custom" }
-                cpu.declaredModels = (custom?.children ?? XMLElementSequence(document: root.document, first: nil))
-                    .filter { $0.name == "model" }
-                    .map { .init(name: $0.trimmedText, usable: $0.attribute("usable"),
-                                 deprecated: $0.attribute("deprecated") == "yes", canonical: $0.attribute("canonical")) }
-                definitions.append(cpu)
-            }
-        case "domain":
-            if let cpu = root.child("cpu") {
-                let arch = root.child("os")?.child("type")?.attribute("arch")
-                definitions.append(try definition(cpu, source: .domain, arch: arch))
-            }
-        default:
-            for cpu in root.children where cpu.name == "cpu" {
-                definitions.append(try definition(cpu, source: .cpu, arch: nil))
-            }
-        }
-        guard !definitions.isEmpty else { throw .noCPU(path: path) }
-        return definitions
-    }
-
-    /// Parses `bytes`; when they hold several top-level elements (concatenated
-    /// `<cpu>`s), parses them again inside a wrapper, on the same lines.
-    private static func parseAllowingSeveralRoots(_ bytes: [UInt8], path: String) throws(CPUCompatError) -> XMLDocument {
+        let collector = CPUCollector(path: path)
         do {
-            return try XMLDocument.parse(bytes, path: path)
-        } catch let error {
-            guard case let .malformedXML(_, _, message) = error, message.hasPrefix("Extra content at the end") else {
-                throw error
+            try XMLStreamParser.parse(bytes, path: path, handler: collector)
+        } catch let error where XMLStreamParser.isExtraContent(error) {
+            // Several top-level elements, as `virsh cpu-baseline` accepts: read them inside a wrapper.
+            let wrapped = CPUCollector(path: path)
+            try XMLStreamParser.parse(bytes, path: path, wrapper: "cpucompat-wrapper", handler: wrapped)
+            try wrapped.finish()
+            return wrapped.definitions
+        }
+        try collector.finish()
+        return collector.definitions
+    }
+}
+
+/// Collects CPU definitions from the stream of a document, keeping only the
+/// elements that describe CPUs: no tree is built.
+private final class CPUCollector: XMLStreamHandler {
+    let path: String
+    private(set) var definitions: [CPUDefinition] = []
+    private var failure: CPUCompatError?
+
+    /// The names of the open elements, outermost first.
+    private var stack: [String] = []
+    /// The CPU being read and the depth of its element.
+    private var current: CPUDefinition?
+    private var currentDepth = 0
+    /// Text of the child element being read (`model`, `vendor`, `arch`), if any.
+    private var text: [UInt8]?
+    private var textTarget: TextTarget?
+    private var features: [CPUDefinition.Feature] = []
+    private var documentArch: String?
+    private var declaredModel: CPUDefinition.DeclaredModel?
+    private var inCustomMode = false
+
+    private enum TextTarget { case model, vendor, arch, documentArch, declaredModel }
+
+    init(path: String) { self.path = path }
+
+    func finish() throws(CPUCompatError) {
+        if let failure { throw failure }
+        guard !definitions.isEmpty else { throw .noCPU(path: path) }
+    }
+
+    func startElement(_ element: XMLStreamElement) {
+        let depth = stack.count + 1
+        let name = element.name
+        defer { stack.append(name) }
+        guard failure == nil else { return }
+        if current != nil {
+            guard depth == currentDepth + 1 else { return }
+            readCPUChild(element, name: name)
+            return
+        }
+        let root = stack.first ?? name
+        switch (root, depth) {
+        case ("cpu", 1):
+            begin(element, source: .cpu)
+        case ("domain", 2) where name == "cpu":
+            begin(element, source: .domain)
+        case ("capabilities", 3) where name == "cpu" && stack[1] == "host":
+            begin(element, source: .capabilities)
+        case ("domain", 3) where name == "type" && stack[1] == "os":
+            documentArch = element.attribute("arch")
+        case ("domainCapabilities", 2) where name == "arch":
+            startText(.documentArch)
+        case ("domainCapabilities", 3) where name == "mode" && stack[1] == "cpu":
+            let mode = element.attribute("name")
+            inCustomMode = mode == "custom"
+            if mode == "host-model", element.attribute("supported") != "no" {
+                begin(element, source: .domainCapabilities)
+                current?.mode = "host-model"
             }
-            var body = bytes[...]
-            if body.starts(with: Array("<?xml".utf8)), let end = findDeclarationEnd(body) {
-                body = body[end...]
-            }
-            let wrapped = Array("<cpucompat-wrapper>".utf8) + body + Array("</cpucompat-wrapper>".utf8)
-            guard let document = try? XMLDocument.parse(wrapped, path: path) else { throw error }
-            return document
+        case ("domainCapabilities", 4) where name == "model" && inCustomMode:
+            declaredModel = .init(name: "", usable: element.attribute("usable"),
+                                  deprecated: element.attribute("deprecated") == "yes", canonical: element.attribute("canonical"))
+            startText(.declaredModel)
+        case (_, 2) where name == "cpu" && root != "domain" && root != "capabilities" && root != "domainCapabilities":
+            begin(element, source: .cpu)
+        default:
+            break
         }
     }
 
-    private static func findDeclarationEnd(_ bytes: ArraySlice<UInt8>) -> Int? {
-        var index = bytes.startIndex
-        while index + 1 < bytes.endIndex {
-            if bytes[index] == UInt8(ascii: "?"), bytes[index + 1] == UInt8(ascii: ">") { return index + 2 }
-            index += 1
+    func endElement() {
+        let depth = stack.count
+        stack.removeLast()
+        if let target = textTarget, let bytes = text {
+            let value = String(decoding: bytes, as: UTF8.self).trimmingXMLWhitespace()
+            switch target {
+            case .model: current?.model = value.isEmpty ? nil : value
+            case .vendor: current?.vendor = value.isEmpty ? nil : value
+            case .arch: current?.arch = value
+            case .documentArch: documentArch = value
+            case .declaredModel:
+                declaredModel?.name = value
+                if let declaredModel, !definitions.isEmpty, definitions[definitions.count - 1].source == .domainCapabilities {
+                    definitions[definitions.count - 1].declaredModels.append(declaredModel)
+                }
+                declaredModel = nil
+            }
+            text = nil
+            textTarget = nil
         }
-        return nil
+        if depth == 3, stack.first == "domainCapabilities" { inCustomMode = false }
+        if depth == currentDepth, current != nil {
+            // Features are gathered apart so the definition is not copied per feature.
+            current?.features = features
+            features.removeAll(keepingCapacity: true)
+            if current?.arch == nil { current?.arch = documentArch }
+            if let cpu = current.take(), cpu.source != .domainCapabilities || cpu.model != nil {
+                definitions.append(cpu)  // a host-model mode without a model describes no CPU
+            }
+        }
     }
 
-    private static func definition(_ element: XMLElement, source: CPUDefinition.Source,
-                                   arch documentArch: String?) throws(CPUCompatError) -> CPUDefinition {
-        let path = element.document.path
-        let model = element.child("model")
-        var definition = CPUDefinition(
-            path: path, line: element.line, source: source,
-            arch: element.child("arch")?.trimmedText ?? documentArch,
-            mode: source == .domainCapabilities ? "host-model" : element.attribute("mode"),
-            match: element.attribute("match"),
-            model: model.map(\.trimmedText).flatMap { $0.isEmpty ? nil : $0 },
-            fallback: model?.attribute("fallback"),
-            vendor: element.child("vendor").map(\.trimmedText).flatMap { $0.isEmpty ? nil : $0 },
-            features: [])
-        for feature in element.children where feature.name == "feature" {
-            guard let name = feature.attribute("name"), !name.isEmpty else {
-                throw .invalidCPU(path: path, line: feature.line, message: "a <feature> has no name")
+    func characters(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if text != nil { text?.append(contentsOf: bytes) }
+    }
+
+    private func begin(_ element: XMLStreamElement, source: CPUDefinition.Source) {
+        current = CPUDefinition(path: path, line: element.line, source: source, arch: nil,
+                                mode: element.attribute("mode"), match: element.attribute("match"),
+                                model: nil, fallback: nil, vendor: nil, features: [])
+        currentDepth = stack.count + 1
+    }
+
+    private func startText(_ target: TextTarget) {
+        text = []
+        textTarget = target
+    }
+
+    private func readCPUChild(_ element: XMLStreamElement, name: String) {
+        switch name {
+        case "model":
+            current?.fallback = element.attribute("fallback")
+            startText(.model)
+        case "vendor":
+            startText(.vendor)
+        case "arch":
+            startText(.arch)
+        case "feature":
+            guard let feature = element.attribute("name"), !feature.isEmpty else {
+                failure = .invalidCPU(path: path, line: element.line, message: "a <feature> has no name")
+                return
             }
             var policy: FeaturePolicy?
-            if let text = feature.attribute("policy") {
+            if let text = element.attribute("policy") {
                 guard let known = FeaturePolicy(rawValue: text) else {
-                    throw .invalidCPU(path: path, line: feature.line, message: "invalid CPU feature policy '\(text)' for \(name)")
+                    failure = .invalidCPU(path: path, line: element.line, message: "invalid CPU feature policy '\(text)' for \(feature)")
+                    return
                 }
                 policy = known
             }
-            definition.features.append(.init(name: name, policy: policy, line: feature.line))
+            features.append(.init(name: feature, policy: policy, line: element.line))
+        default:
+            break
         }
-        return definition
     }
 }
 

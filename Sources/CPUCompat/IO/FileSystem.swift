@@ -7,6 +7,11 @@ import Darwin
 /// Small, Foundation-free file access: cpucompat starts in a few
 /// milliseconds, and Foundation alone would cost more than that.
 enum FileSystem {
+    /// The most cpucompat reads from one file: far above any real map or fleet
+    /// file (100,000 host CPUs are about 60 MiB), far below what would
+    /// exhaust memory (`/dev/zero`).
+    static let maximumFileSize = 256 << 20
+
     /// The whole content of `path`, or of standard input when `path` is `-`.
     ///
     /// - Throws: `CPUCompatError.unreadable` naming the path and the reason
@@ -33,6 +38,9 @@ enum FileSystem {
                 throw .unreadable(path: path, reason: describe(errno))
             }
             bytes.append(contentsOf: chunk[..<count])
+            if bytes.count > maximumFileSize {
+                throw .unreadable(path: path, reason: "is larger than \(maximumFileSize >> 20) MiB")
+            }
         }
         return bytes
     }

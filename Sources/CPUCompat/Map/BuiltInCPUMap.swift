@@ -262,24 +262,24 @@ model Skylake-Server-IBRS vendor=Intel decode=host,guest sig=6/85/0-4 features=3
 model Skylake-Server-noTSX-IBRS vendor=Intel decode=host sig=6/85/0-4 features=377fa680c1e5ffff,800000003447e7d,909cc001c
 model Cascadelake-Server vendor=Intel decode=host,guest sig=6/85/5-7 features=377fa680c1e5ffff,8800000803467eff,909cc001c
 model Cascadelake-Server-noTSX vendor=Intel decode=host sig=6/85/5-7 features=377fa680c1e5ffff,8800000803467e7d,909cc001c
-model Icelake-Client vendor=Intel decode=host,guest sig=6/126 features=377fa680c1e5ffff,8800003f9c0872ff,200009098c001c
-model Icelake-Client-noTSX vendor=Intel decode=host sig=6/126 features=377fa680c1e5ffff,8800003f9c08727d,200009098c001c
-model Icelake-Server vendor=Intel decode=host,guest sig=6/106 features=377fa680c1e5ffff,8800007f9f4e7eff,20000909cc001c
-model Icelake-Server-noTSX vendor=Intel decode=host sig=6/106 features=377fa680c1e5ffff,8800007f9f4e7e7d,20000909cc001c
+model Icelake-Client vendor=Intel decode=host,guest sig=6/126 features=377fa680c1e5ffff,8800003f9c0072ff,200009098c001c removed=0,80000
+model Icelake-Client-noTSX vendor=Intel decode=host sig=6/126 features=377fa680c1e5ffff,8800003f9c00727d,200009098c001c removed=0,80000
+model Icelake-Server vendor=Intel decode=host,guest sig=6/106 features=377fa680c1e5ffff,8800007f9f467eff,20000909cc001c removed=0,80000
+model Icelake-Server-noTSX vendor=Intel decode=host sig=6/106 features=377fa680c1e5ffff,8800007f9f467e7d,20000909cc001c removed=0,80000
 model Cooperlake vendor=Intel decode=host,guest sig=6/85/10-11 features=377fa680c1e5ffff,b800000813467cff,909cc001e,5ac00
 model Snowridge vendor=Intel decode=host,guest sig=6/134 features=347f8480c1e5ffff,e8000e0108865028,809cc001c,80000
 model athlon vendor=AMD decode=host,guest features=1e1dfff,0,6100000
 model phenom vendor=AMD decode=host,guest features=241e5fffd,0,273c0000
 model Opteron_G1 vendor=AMD decode=host,guest sig=15/6 features=41e5fffd,0,10c0000
 model Opteron_G2 vendor=AMD decode=host,guest sig=15/6 features=40041e5fffd,0,298c0000
-model Opteron_G3 vendor=AMD decode=host,guest sig=15/6 features=8040241e5fffd,0,7298c0000
+model Opteron_G3 vendor=AMD decode=host,guest sig=15/6 features=8040041e5fffd,0,7298c0000 removed=200000000
 model Opteron_G4 vendor=AMD decode=host,guest sig=21/1 features=1698480c1e5fffd,0,44f29cc0000
 model Opteron_G5 vendor=AMD decode=host,guest sig=21/2 features=3698680c1e5fffd,0,444f29cc0000
-model EPYC vendor=AMD decode=host,guest sig=23/1 features=376d8682c1e5ffff,82701d,1fa9fc001c
-model EPYC-IBPB vendor=AMD decode=host,guest sig=23/1 features=376d8682c1e5ffff,82701d,40001fa9fc001c
+model EPYC vendor=AMD decode=host,guest sig=23/1 features=376d8680c1e5ffff,82701d,1fa9fc001c removed=200000000
+model EPYC-IBPB vendor=AMD decode=host,guest sig=23/1 features=376d8680c1e5ffff,82701d,40001fa9fc001c removed=200000000
 model EPYC-Rome vendor=AMD decode=host,guest sig=23/49 features=376d8680c1e5ffff,800886701d,9179001fa9fc001c
 model EPYC-Milan vendor=AMD decode=host,guest sig=25/1 features=376da680c1e5ffff,100801886707d,93f9001fa9fc003c,200
-model Dhyana vendor=Hygon decode=host,guest sig=24/0 features=374d868241e5ffff,2701d,40001fa9fc001c
+model Dhyana vendor=Hygon decode=host,guest sig=24/0 features=374d868041e5ffff,2701d,40001fa9fc001c removed=200000000
 arch ppc64
 vendor IBM
 vendor Freescale

@@ -74,8 +74,13 @@ public struct CPUModel: Hashable, Sendable {
     public let signatures: [CPUSignature]
     /// Processor version register values (ppc64, arm), as written in the map.
     public let processorVersions: [String]
-    /// Every feature of the model, including those inherited from its parent.
+    /// Every feature of the model, including those inherited from its parent,
+    /// but not those the map marks `removed='yes'`.
     public let features: FeatureSet
+    /// Features the map lists with `removed='yes'`: QEMU dropped them from the
+    /// model. A CPU naming the model does not have them, but libvirt's
+    /// baseline still mentions them (see `Baseline`).
+    public let removedFeatures: FeatureSet
 }
 
 /// One architecture's part of the CPU map (`x86`, `ppc64`, `arm`).
@@ -91,6 +96,8 @@ public struct CPUArchitecture: Hashable, Sendable, CustomStringConvertible {
 
     private let featureIndexByName: [String: Int]
     private let modelIndexByName: [String: Int]
+    /// The x86-64 levels' feature sets, computed once (see `level(of:)`).
+    let levelFeatureSets: [(MicroarchitectureLevel, FeatureSet?)]
 
     init(name: String, vendors: [CPUVendor], features: [CPUFeature], models: [CPUModel]) {
         self.name = name
@@ -103,6 +110,7 @@ public struct CPUArchitecture: Hashable, Sendable, CustomStringConvertible {
         }
         for feature in features { byName[feature.name] = feature.index }
         featureIndexByName = byName
+        levelFeatureSets = Self.levelFeatureSets(byName: byName)
         modelIndexByName = Dictionary(models.map { ($0.name, $0.index) }, uniquingKeysWith: { first, _ in first })
     }
 

@@ -67,6 +67,8 @@ private struct ArchitectureBuilder {
     var featureIndexByName: [String: Int] = [:]
     var models: [PendingModel] = []
     var modelPositionByName: [String: Int] = [:]
+    /// The files being included, to refuse an include loop.
+    var including: Set<String> = []
 
     struct PendingModel {
         var name: String
@@ -76,7 +78,7 @@ private struct ArchitectureBuilder {
         var decodesGuest: Bool?
         var signatures: [CPUSignature] = []
         var processorVersions: [String] = []
-        var featureNames: [(name: String, line: Int)] = []
+        var featureNames: [(name: String, line: Int, removed: Bool)] = []
         var path: String
         var line: Int
     }
@@ -96,11 +98,23 @@ private struct ArchitectureBuilder {
                                       message: "include '\(file)' points outside the CPU map folder")
                 }
                 let included = FileSystem.join(folder, file)
-                let document = try XMLDocument.parse(FileSystem.read(included), path: included)
+                guard !including.contains(included) else {
+                    throw .invalidMap(path: path, line: element.line, message: "include '\(file)' makes a loop")
+                }
+                let bytes: [UInt8]
+                do {
+                    bytes = try FileSystem.read(included)
+                } catch {
+                    guard case let .unreadable(_, reason) = error else { throw error }
+                    throw .invalidMap(path: path, line: element.line, message: "include '\(file)': \(reason)")
+                }
+                let document = try XMLDocument.parse(bytes, path: included)
                 guard let root = document.root, root.name == "cpus" else {
                     throw .invalidMap(path: included, line: document.root?.line,
                                       message: "not a CPU map file (the root element is not <cpus>)")
                 }
+                including.insert(included)
+                defer { including.remove(included) }
                 try add(childrenOf: root, folder: folder)
             case "group":
                 try add(childrenOf: element, folder: folder)
@@ -199,7 +213,7 @@ private struct ArchitectureBuilder {
                 guard let feature = child.attribute("name") else {
                     throw .invalidMap(path: path, line: child.line, message: "a feature of model \(name) has no name")
                 }
-                model.featureNames.append((feature, child.line))
+                model.featureNames.append((feature, child.line, child.attribute("removed") == "yes"))
             default:
                 continue
             }
@@ -238,18 +252,19 @@ private struct ArchitectureBuilder {
             throw .unknownVendor(name: vendor, path: pending.path, line: pending.line)
         }
         var features = parent?.features ?? FeatureSet()
-        for (feature, line) in pending.featureNames {
+        var removed = parent?.removedFeatures ?? FeatureSet()
+        for (feature, line, isRemoved) in pending.featureNames {
             guard let index = featureIndexByName[feature] else {
                 throw .unknownFeature(name: feature, path: pending.path, line: line)
             }
-            features.insert(index)
+            if isRemoved { removed.insert(index) } else { features.insert(index) }
         }
         let model = CPUModel(
             name: pending.name, index: position, vendor: vendor, parent: pending.parent,
             decodesHost: pending.decodesHost ?? true, decodesGuest: pending.decodesGuest ?? true,
             signatures: pending.signatures.isEmpty ? parent?.signatures ?? [] : pending.signatures,
             processorVersions: pending.processorVersions.isEmpty ? parent?.processorVersions ?? [] : pending.processorVersions,
-            features: features)
+            features: features, removedFeatures: removed)
         resolved[position] = model
         return model
     }

@@ -60,6 +60,7 @@ extension CPUMap {
                 }
                 for version in model.processorVersions { fields.append("pvr=\(escape(version))") }
                 fields.append("features=\(model.features.hexWords)")
+                if !model.removedFeatures.isEmpty { fields.append("removed=\(model.removedFeatures.hexWords)") }
                 lines.append(fields.joined(separator: " "))
             }
         }
@@ -140,7 +141,8 @@ extension CPUMap {
             case "model":
                 guard let index = current?.models.count,
                       let featureWords = Self.field(fields, "features"),
-                      let features = FeatureSet(hexWords: Substring(featureWords)) else { throw bad }
+                      let features = FeatureSet(hexWords: Substring(featureWords)),
+                      let removed = FeatureSet(hexWords: Substring(Self.field(fields, "removed") ?? "")) else { throw bad }
                 let decode = Self.field(fields, "decode")?.split(separator: ",") ?? []
                 var signatures: [CPUSignature] = []
                 for field in fields where field.hasPrefix("sig=") {
@@ -159,7 +161,7 @@ extension CPUMap {
                     decodesHost: decode.contains("host"), decodesGuest: decode.contains("guest"),
                     signatures: signatures,
                     processorVersions: fields.filter { $0.hasPrefix("pvr=") }.map { unescape($0.dropFirst(4)) },
-                    features: features))
+                    features: features, removedFeatures: removed))
             default:
                 throw bad
             }

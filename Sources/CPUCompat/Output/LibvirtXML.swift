@@ -5,8 +5,10 @@ extension Baseline {
         var xml = "<cpu mode='custom' match='exact'>\n"
         xml += "  <model fallback='\(fallback.rawValue)'>\(escapeXML(model))</model>\n"
         if let vendor { xml += "  <vendor>\(escapeXML(vendor))</vendor>\n" }
-        for name in require { xml += "  <feature policy='require' name='\(escapeXML(name))'/>\n" }
-        for name in disable { xml += "  <feature policy='disable' name='\(escapeXML(name))'/>\n" }
+        let entries = sortedEntries ?? require.map { ($0, true) } + disable.map { ($0, false) }
+        for (name, required) in entries {
+            xml += "  <feature policy='\(required ? "require" : "disable")' name='\(escapeXML(name))'/>\n"
+        }
         return xml + "</cpu>\n"
     }
 }

@@ -64,7 +64,7 @@ extension ModelUsabilityReport {
         lines.append("usable on every host: \(usableEverywhere.isEmpty ? "none" : usableEverywhere.joined(separator: ", "))")
         lines.append("best: \(best ?? "none")")
         if let partial {
-            lines.append("best on at least \(partial.minHosts) hosts: \(partial.model ?? "none")"
+            lines.append("best on at least \(partial.minHosts) host\(partial.minHosts == 1 ? "" : "s"): \(partial.model ?? "none")"
                 + (partial.hostsLeftOut.isEmpty ? "" : "; left out: \(partial.hostsLeftOut.joined(separator: ", "))"))
         }
         return lines.joined(separator: "\n") + "\n"

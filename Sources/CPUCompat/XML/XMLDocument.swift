@@ -44,6 +44,13 @@ final class XMLDocument {
             throw .malformedXML(path: path, line: nil, message: "out of memory")
         }
         defer { xmlFreeParserCtxt(parser) }
+        // A DOCTYPE the byte scan cannot see (UTF-16) stops the parse before its entities are used.
+        parser.pointee._private = context
+        parser.pointee.sax.pointee.internalSubset = { context, _, _, _ in
+            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self), let box = parser.pointee._private else { return }
+            Unmanaged<XMLDiagnosticCollector>.fromOpaque(box).takeUnretainedValue().doctypeLine = Int(xmlSAX2GetLineNumber(context))
+            xmlStopParser(parser)
+        }
         let document: xmlDocPtr? = bytes.withUnsafeBufferPointer { buffer in
             buffer.baseAddress.flatMap { base in
                 base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { chars in
@@ -51,6 +58,10 @@ final class XMLDocument {
                                       XMLParseOptions.safe.rawValue)
                 }
             }
+        }
+        if let line = collector.doctypeLine {
+            if let document { xmlFreeDoc(document) }
+            throw .malformedXML(path: path, line: line, message: refusedDoctype)
         }
         guard let document, parser.pointee.wellFormed != 0, collector.first == nil else {
             if let document { xmlFreeDoc(document) }
@@ -68,7 +79,27 @@ final class XMLDocument {
     /// libvirt never writes a DOCTYPE, and a DOCTYPE is how entity bombs and
     /// external entities get in, so any DOCTYPE is refused before libxml2
     /// reads it (and, should one slip past this scan, after parsing too).
-    private static let refusedDoctype = "a DOCTYPE is not accepted (cpucompat reads libvirt XML, which has none)"
+    static let refusedDoctype = "a DOCTYPE is not accepted (cpucompat reads libvirt XML, which has none)"
+
+    /// Refuses, before libxml2 sees them, an empty document and one with a DOCTYPE.
+    static func checkPrologue(_ bytes: [UInt8], path: String) throws(CPUCompatError) {
+        guard bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else {
+            throw .malformedXML(path: path, line: nil, message: "the file is empty")
+        }
+        if let line = doctypeLine(bytes) {
+            throw .malformedXML(path: path, line: line, message: refusedDoctype)
+        }
+    }
+
+    /// The offset just past an XML declaration at the start of `bytes`.
+    static func declarationEnd(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var index = bytes.startIndex
+        while index + 1 < bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "?"), bytes[index + 1] == UInt8(ascii: ">") { return index + 2 }
+            index += 1
+        }
+        return nil
+    }
 
     /// The line of a `<!DOCTYPE` in the prolog, before the root element.
     private static func doctypeLine(_ bytes: [UInt8]) -> Int? {
@@ -104,9 +135,11 @@ final class XMLDocument {
 }
 
 /// libxml2 diagnostics collected during one parse.
-private final class XMLDiagnosticCollector {
+final class XMLDiagnosticCollector {
     struct Diagnostic { var line: Int?; var message: String; var code: Int32 }
     private(set) var first: Diagnostic?
+    /// Where a DOCTYPE was met, if one was.
+    var doctypeLine: Int?
 
     func record(_ error: xmlError) {
         guard first == nil, error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }

@@ -1,0 +1,161 @@
+internal import CLibXML2
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Receives a document as a stream of events, without a tree being built.
+///
+/// Reading thousands of CPUs through a DOM costs a node per element, text
+/// run and attribute; the stream hands over only what the reader asks for.
+protocol XMLStreamHandler: AnyObject {
+    /// An element starts; `element` is valid only during the call.
+    func startElement(_ element: XMLStreamElement)
+    /// The current element ends.
+    func endElement()
+    /// Text content of the current element (may come in several pieces).
+    func characters(_ text: UnsafeBufferPointer<UInt8>)
+}
+
+/// An element's start tag as the stream delivers it. Valid only during
+/// `XMLStreamHandler.startElement`.
+struct XMLStreamElement {
+    fileprivate let localName: UnsafePointer<UInt8>
+    fileprivate let hasNamespace: Bool
+    fileprivate let attributeCount: Int
+    fileprivate let attributePointers: UnsafeMutablePointer<UnsafePointer<UInt8>?>?
+    /// The line the start tag is on.
+    let line: Int
+
+    /// Whether the element's local name is `name` (and it is in no namespace).
+    func hasName(_ name: StaticString) -> Bool {
+        !hasNamespace && strcmp(localName, name.utf8Start) == 0
+    }
+
+    /// The local name.
+    var name: String { String(cString: localName) }
+
+    /// The value of attribute `name` (not in a namespace), or nil.
+    func attribute(_ name: StaticString) -> String? {
+        guard let pointers = attributePointers else { return nil }
+        for index in 0..<attributeCount {
+            let base = index * 5
+            guard let local = pointers[base], pointers[base + 2] == nil, strcmp(local, name.utf8Start) == 0,
+                  let start = pointers[base + 3], let end = pointers[base + 4] else { continue }
+            let raw = UnsafeBufferPointer(start: start, count: end - start)
+            let value = String(decoding: raw, as: UTF8.self)
+            // Without entity substitution libxml2 hands over `&` as `&#38;`.
+            return raw.contains(UInt8(ascii: "&")) ? value.replacingAll("&#38;", with: "&") : value
+        }
+        return nil
+    }
+}
+
+/// Streams a document to an `XMLStreamHandler` with cpucompat's safe options.
+enum XMLStreamParser {
+    /// Parses `bytes`, optionally inside a wrapper element (for files of
+    /// several concatenated top-level elements), delivering events to `handler`.
+    ///
+    /// - Parameters:
+    ///   - wrapper: If given, the bytes are parsed as the content of an element of this name;
+    ///     an XML declaration at their start is skipped. Line numbers stay those of the file.
+    /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
+    static func parse(_ bytes: [UInt8], path: String, wrapper: String? = nil,
+                      handler: any XMLStreamHandler) throws(CPUCompatError) {
+        try XMLDocument.checkPrologue(bytes, path: path)
+        XMLSafety.installOnce()
+        let collector = XMLDiagnosticCollector()
+        let collectorPointer = Unmanaged.passUnretained(collector).toOpaque()
+        xmlSetStructuredErrorFunc(collectorPointer) { context, error in
+            guard let context, let error else { return }
+            Unmanaged<XMLDiagnosticCollector>.fromOpaque(context).takeUnretainedValue().record(error.pointee)
+        }
+        defer { xmlSetStructuredErrorFunc(nil, nil) }
+
+        var input = bytes
+        if let wrapper {
+            var body = bytes[...]
+            if body.starts(with: Array("<?xml".utf8)), let end = XMLDocument.declarationEnd(body) { body = body[end...] }
+            input = Array("<\(wrapper)>".utf8)
+            input.reserveCapacity(body.count + 2 * input.count + 1)
+            input += body
+            input += Array("</\(wrapper)>".utf8)
+        }
+        let box = HandlerBox(handler)
+        let parsed: Bool = input.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress, buffer.count <= Int(Int32.max),
+                  let parser = base.withMemoryRebound(to: CChar.self, capacity: buffer.count, {
+                      xmlCreateMemoryParserCtxt($0, Int32(buffer.count))
+                  }) else { return false }
+            defer {
+                if let document = parser.pointee.myDoc { xmlFreeDoc(document) }
+                xmlFreeParserCtxt(parser)
+            }
+            installHandlers(on: parser)
+            parser.pointee._private = Unmanaged.passUnretained(box).toOpaque()
+            xmlCtxtUseOptions(parser, XMLParseOptions.safe.rawValue)
+            xmlParseDocument(parser)
+            return parser.pointee.wellFormed != 0
+        }
+        withExtendedLifetime(box) {}
+        if let line = box.doctypeLine {
+            throw .malformedXML(path: path, line: line, message: XMLDocument.refusedDoctype)
+        }
+        guard parsed, collector.first == nil else {
+            let first = collector.first
+            throw .malformedXML(path: path, line: first?.line,
+                                message: first?.message ?? (input.count > Int(Int32.max) ? "the file is too large" : "not well-formed XML"))
+        }
+    }
+
+    /// Points the parser's SAX callbacks at the handler in its `_private`; the
+    /// tree-building callbacks for elements, text, comments and PIs are dropped.
+    private static func installHandlers(on parser: xmlParserCtxtPtr) {
+        guard let sax = parser.pointee.sax else { return }
+        sax.pointee.startElementNs = { context, localName, _, uri, _, _, attributeCount, _, attributes in
+            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self), let localName,
+                  let box = parser.pointee._private else { return }
+            let handler = Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler
+            handler.startElement(XMLStreamElement(
+                localName: localName, hasNamespace: uri != nil, attributeCount: Int(attributeCount),
+                attributePointers: attributes, line: Int(xmlSAX2GetLineNumber(context))))
+        }
+        sax.pointee.endElementNs = { context, _, _, _ in
+            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
+                  let box = parser.pointee._private else { return }
+            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler.endElement()
+        }
+        sax.pointee.characters = { context, text, length in
+            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self), let text,
+                  let box = parser.pointee._private else { return }
+            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler
+                .characters(UnsafeBufferPointer(start: text, count: Int(length)))
+        }
+        // A DOCTYPE that slipped past the byte scan (UTF-16 input) stops the parse here,
+        // before any entity it declares can be expanded.
+        sax.pointee.internalSubset = { context, _, _, _ in
+            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
+                  let box = parser.pointee._private else { return }
+            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().doctypeLine = Int(xmlSAX2GetLineNumber(context))
+            xmlStopParser(parser)
+        }
+        sax.pointee.cdataBlock = sax.pointee.characters
+        sax.pointee.ignorableWhitespace = nil
+        sax.pointee.comment = nil
+        sax.pointee.processingInstruction = nil
+        sax.pointee.reference = nil
+    }
+
+    /// Whether `error` is libxml2's complaint about a second top-level element.
+    static func isExtraContent(_ error: CPUCompatError) -> Bool {
+        guard case let .malformedXML(_, _, message) = error else { return false }
+        return message.hasPrefix("Extra content at the end")
+    }
+}
+
+/// Keeps the handler reachable from C callbacks.
+private final class HandlerBox {
+    let handler: any XMLStreamHandler
+    /// Set when the document turned out to have a DOCTYPE.
+    var doctypeLine: Int?
+    init(_ handler: any XMLStreamHandler) { self.handler = handler }
+}
