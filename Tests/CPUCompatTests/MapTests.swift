@@ -141,9 +141,32 @@ import Testing
     @Test(.enabled(if: FileSystem.exists(TestPaths.systemMap + "/index.xml"),
                    "libvirt's cpu_map is not installed, so the built-in map cannot be compared with it"))
     func builtInMapEqualsTheInstalledMap() throws {
-        let installed = try CPUMap(contentsOf: TestPaths.systemMap)
+        // Parse the folder for real: the shortcut would hand back the built-in map itself.
+        let installed = try CPUMap(contentsOf: TestPaths.systemMap, usingBuiltInWhenIdentical: false)
         let builtIn = try CPUMap.builtIn()
         #expect(builtIn.architectures == installed.architectures)
+        #expect(builtIn.folderFingerprint == installed.folderFingerprint,
+                "the installed map is the one the built-in map was made from")
+    }
+
+    @Test func aFolderThatDiffersFromTheBuiltInMapIsParsed() throws {
+        let folder = makeScratchDirectory()
+        defer { removeTree(folder) }
+        let source = TestPaths.systemMap
+        guard FileSystem.exists(source + "/index.xml") else { return }
+        for name in try FileSystem.contents(ofDirectory: source) where name.hasSuffix(".xml") {
+            var text = String(decoding: try FileSystem.read(source + "/" + name), as: UTF8.self)
+            if name == "x86_vendors.xml" {
+                text = text.replacingAll("</cpus>", with: "  <vendor name='Zhaoxin' string='CentaurHauls'/>\n</cpus>")
+            }
+            write(text, to: folder + "/" + name)
+        }
+        let changed = try CPUMap(contentsOf: folder)
+        #expect(changed.x86?.vendor(named: "Zhaoxin") != nil, "an edited map must not be taken for the built-in one")
+        #expect(changed.origin == .directory(folder))
+        let identical = try CPUMap(contentsOf: source)
+        #expect(identical.origin == .directory(source))
+        #expect(identical.architectures == (try CPUMap.builtIn()).architectures)
     }
 
     @Test func snapshotRoundTrips() throws {

@@ -25,20 +25,32 @@ enum FileSystem {
         if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
             throw .unreadable(path: path, reason: "is a directory, not a file")
         }
-        var bytes: [UInt8] = []
-        if status.st_mode & S_IFMT == S_IFREG, status.st_size > 0 {
-            bytes.reserveCapacity(Int(status.st_size) + 1)
-        }
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        // Read straight into the array, growing it only when the file is
+        // larger than it said (or is a pipe): no intermediate buffer.
+        var capacity = status.st_mode & S_IFMT == S_IFREG && status.st_size > 0 ? Int(status.st_size) + 1 : 65536
+        var bytes = [UInt8](unsafeUninitializedCapacity: capacity) { _, count in count = 0 }
+        var length = 0
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if length == capacity {
+                capacity *= 2
+                bytes.reserveCapacity(capacity)
+            }
+            var failure: Int32 = 0
+            let room = capacity - length
+            bytes.append(contentsOf: repeatElement(0, count: room))
+            let count = bytes.withUnsafeMutableBytes { raw in
+                let result = Glibc.read(descriptor, raw.baseAddress.map { $0 + length }, room)
+                failure = errno
+                return result
+            }
+            bytes.removeLast(room - max(count, 0))
             if count == 0 { break }
             if count < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(path: path, reason: describe(errno))
+                if failure == EINTR { continue }
+                throw .unreadable(path: path, reason: describe(failure))
             }
-            bytes.append(contentsOf: chunk[..<count])
-            if bytes.count > maximumFileSize {
+            length += count
+            if length > maximumFileSize {
                 throw .unreadable(path: path, reason: "is larger than \(maximumFileSize >> 20) MiB")
             }
         }

@@ -27,6 +27,18 @@ public struct CPUMap: Hashable, Sendable {
     public var provenance: String?
     /// The architectures, in map order.
     public var architectures: [CPUArchitecture]
+    /// For a map read from a folder, or a snapshot of one: the folder's
+    /// fingerprint (see `CPUMap.fingerprint(ofFolder:)`).
+    var folderFingerprint: String?
+
+    init(origin: Origin, libvirtVersion: String?, provenance: String?, architectures: [CPUArchitecture],
+         folderFingerprint: String? = nil) {
+        self.origin = origin
+        self.libvirtVersion = libvirtVersion
+        self.provenance = provenance
+        self.architectures = architectures
+        self.folderFingerprint = folderFingerprint
+    }
 
     /// The architecture the map calls `name` (`x86`, `ppc64`, `arm`).
     public func architecture(named name: String) -> CPUArchitecture? {

@@ -7,6 +7,7 @@
 ///     cpucompat-cpu-map 1
 ///     libvirt 9.0.0
 ///     provenance …free text…
+///     fingerprint 1f0c…        (of the folder it was made from; see `fingerprint(ofFolder:)`)
 ///     arch x86
 ///     vendor Intel string=GenuineIntel
 ///     feature sse4.1 alias=sse4-1/qemu cpuid=1/-/ecx/80000
@@ -25,6 +26,7 @@ extension CPUMap {
         var lines = [Self.snapshotHeader]
         if let libvirtVersion { lines.append("libvirt \(libvirtVersion)") }
         if let provenance { lines.append("provenance \(provenance)") }
+        if let folderFingerprint { lines.append("fingerprint \(folderFingerprint)") }
         for architecture in architectures {
             lines.append("arch \(architecture.name)")
             for vendor in architecture.vendors {
@@ -74,11 +76,14 @@ extension CPUMap {
     ///   - origin: What to report as the map's origin.
     /// - Throws: `CPUCompatError.invalidMap` naming the line that cannot be read.
     public init(snapshot text: String, origin: Origin = .builtIn) throws(CPUCompatError) {
+        // The built-in map is read on every run: this works on bytes, making
+        // a String only for each name it keeps.
+        let bytes = Array(text.utf8)
         var architectures: [CPUArchitecture] = []
         var libvirtVersion: String?
         var provenance: String?
+        var fingerprint: String?
         var current: (name: String, vendors: [CPUVendor], features: [CPUFeature], models: [CPUModel])?
-        let source = origin.description
 
         func finishArchitecture() {
             if let done = current {
@@ -88,79 +93,81 @@ extension CPUMap {
         }
 
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in split(bytes[...], UInt8(ascii: "\n")) {
             lineNumber += 1
             if line.isEmpty { continue }
-            let bad = CPUCompatError.invalidMap(path: source, line: lineNumber, message: "unreadable snapshot line")
+            let bad = CPUCompatError.invalidMap(path: origin.description, line: lineNumber, message: "unreadable snapshot line")
             if lineNumber == 1 {
-                guard line == Self.snapshotHeader else { throw bad }
+                guard line.elementsEqual(Self.snapshotHeader.utf8) else { throw bad }
                 continue
             }
-            let fields = line.split(separator: " ")
+            let fields = split(line, UInt8(ascii: " ")).filter { !$0.isEmpty }
             guard fields.count >= 2 else { throw bad }
             let name = unescape(fields[1])
-            switch fields[0] {
+            let attributes = fields.dropFirst(2).map(SnapshotField.init)
+            func value(_ key: String) -> ArraySlice<UInt8>? { attributes.first { $0.key.elementsEqual(key.utf8) }?.value }
+            func string(_ key: String) -> String? { value(key).map(unescape) }
+
+            switch String(decoding: fields[0], as: UTF8.self) {
             case "libvirt":
                 libvirtVersion = name
             case "provenance":
-                provenance = String(line.dropFirst("provenance ".count))
+                provenance = String(decoding: line.dropFirst("provenance ".utf8.count), as: UTF8.self)
+            case "fingerprint":
+                fingerprint = name
             case "arch":
                 finishArchitecture()
                 current = (name, [], [], [])
             case "vendor":
                 guard current != nil else { throw bad }
-                current?.vendors.append(CPUVendor(name: name, string: Self.field(fields, "string"),
-                                                  value: Self.field(fields, "value")))
+                current?.vendors.append(CPUVendor(name: name, string: string("string"), value: string("value")))
             case "feature":
                 guard let index = current?.features.count else { throw bad }
                 var aliases: [CPUFeature.Alias] = []
                 var bits: [CPUFeature.Bit] = []
-                for field in fields.dropFirst(2) {
-                    let (key, value) = Self.split(field)
-                    let parts = value.split(separator: "/", omittingEmptySubsequences: false)
-                    switch key {
+                var migratable = true
+                for attribute in attributes {
+                    let parts = split(attribute.value, UInt8(ascii: "/"))
+                    switch String(decoding: attribute.key, as: UTF8.self) {
                     case "alias" where parts.count == 2:
-                        aliases.append(.init(name: unescape(parts[0]), source: parts[1] == "-" ? nil : unescape(parts[1])))
+                        aliases.append(.init(name: unescape(parts[0]), source: parts[1].elementsEqual("-".utf8) ? nil : unescape(parts[1])))
                     case "cpuid" where parts.count == 4:
-                        guard let leaf = UInt32(parts[0], radix: 16), let register = CPUFeature.Register(rawValue: String(parts[2])),
-                              let mask = UInt32(parts[3], radix: 16) else { throw bad }
-                        let subleaf = parts[1] == "-" ? nil : UInt32(parts[1], radix: 16)
-                        bits.append(.cpuid(leaf: leaf, subleaf: subleaf, register: register, mask: mask))
+                        guard let leaf = hexNumber(parts[0]), let mask = hexNumber(parts[3]),
+                              let register = CPUFeature.Register(rawValue: String(decoding: parts[2], as: UTF8.self)) else { throw bad }
+                        bits.append(.cpuid(leaf: leaf, subleaf: hexNumber(parts[1]), register: register, mask: mask))
                     case "msr" where parts.count == 3:
-                        guard let msr = UInt32(parts[0], radix: 16), let edx = UInt32(parts[1], radix: 16),
-                              let eax = UInt32(parts[2], radix: 16) else { throw bad }
+                        guard let msr = hexNumber(parts[0]), let edx = hexNumber(parts[1]), let eax = hexNumber(parts[2]) else { throw bad }
                         bits.append(.msr(index: msr, edx: edx, eax: eax))
                     case "nomigrate":
-                        continue
+                        migratable = false
                     default:
                         throw bad
                     }
                 }
-                current?.features.append(CPUFeature(name: name, index: index, aliases: aliases,
-                                                    isMigratable: !fields.contains("nomigrate"), bits: bits))
+                current?.features.append(CPUFeature(name: name, index: index, aliases: aliases, isMigratable: migratable, bits: bits))
             case "model":
-                guard let index = current?.models.count,
-                      let featureWords = Self.field(fields, "features"),
-                      let features = FeatureSet(hexWords: Substring(featureWords)),
-                      let removed = FeatureSet(hexWords: Substring(Self.field(fields, "removed") ?? "")) else { throw bad }
-                let decode = Self.field(fields, "decode")?.split(separator: ",") ?? []
+                guard let index = current?.models.count, let featureWords = value("features"),
+                      let features = FeatureSet(hexWords: Substring(decoding: featureWords, as: UTF8.self)),
+                      let removed = FeatureSet(hexWords: Substring(decoding: value("removed") ?? [], as: UTF8.self)) else { throw bad }
+                let decode = split(value("decode") ?? [], UInt8(ascii: ","))
                 var signatures: [CPUSignature] = []
-                for field in fields where field.hasPrefix("sig=") {
-                    let parts = field.dropFirst(4).split(separator: "/")
-                    guard parts.count >= 2, let family = Int(parts[0]), let number = Int(parts[1]) else { throw bad }
+                for attribute in attributes where attribute.key.elementsEqual("sig".utf8) {
+                    let parts = split(attribute.value, UInt8(ascii: "/"))
+                    guard parts.count >= 2, let family = decimal(parts[0]), let number = decimal(parts[1]) else { throw bad }
                     var steppings: ClosedRange<Int>?
                     if parts.count == 3 {
-                        let bounds = parts[2].split(separator: "-").compactMap { Int($0) }
+                        let bounds = split(parts[2], UInt8(ascii: "-")).compactMap(decimal)
                         guard bounds.count == 2, bounds[0] <= bounds[1] else { throw bad }
                         steppings = bounds[0]...bounds[1]
                     }
                     signatures.append(CPUSignature(family: family, model: number, steppings: steppings))
                 }
                 current?.models.append(CPUModel(
-                    name: name, index: index, vendor: Self.field(fields, "vendor"), parent: Self.field(fields, "parent"),
-                    decodesHost: decode.contains("host"), decodesGuest: decode.contains("guest"),
+                    name: name, index: index, vendor: string("vendor"), parent: string("parent"),
+                    decodesHost: decode.contains { $0.elementsEqual("host".utf8) },
+                    decodesGuest: decode.contains { $0.elementsEqual("guest".utf8) },
                     signatures: signatures,
-                    processorVersions: fields.filter { $0.hasPrefix("pvr=") }.map { unescape($0.dropFirst(4)) },
+                    processorVersions: attributes.filter { $0.key.elementsEqual("pvr".utf8) }.map { unescape($0.value) },
                     features: features, removedFeatures: removed))
             default:
                 throw bad
@@ -168,23 +175,50 @@ extension CPUMap {
         }
         finishArchitecture()
         guard !architectures.isEmpty else {
-            throw .invalidMap(path: source, line: nil, message: "the snapshot defines no architecture")
+            throw .invalidMap(path: origin.description, line: nil, message: "the snapshot defines no architecture")
         }
-        self.init(origin: origin, libvirtVersion: libvirtVersion, provenance: provenance, architectures: architectures)
+        self.init(origin: origin, libvirtVersion: libvirtVersion, provenance: provenance, architectures: architectures,
+                  folderFingerprint: fingerprint)
     }
+}
 
-    private static func split(_ field: Substring) -> (Substring, Substring) {
-        guard let equals = field.firstIndex(of: "=") else { return (field, "") }
-        return (field[..<equals], field[field.index(after: equals)...])
-    }
+/// A `key=value` field of a snapshot line (a bare `key` has an empty value).
+private struct SnapshotField {
+    var key: ArraySlice<UInt8>
+    var value: ArraySlice<UInt8>
 
-    private static func field(_ fields: [Substring], _ key: String) -> String? {
-        for field in fields.dropFirst(2) {
-            let (name, value) = split(field)
-            if name == key { return unescape(value) }
+    init(_ field: ArraySlice<UInt8>) {
+        if let equals = field.firstIndex(of: UInt8(ascii: "=")) {
+            key = field[..<equals]
+            value = field[(equals + 1)...]
+        } else {
+            key = field
+            value = []
         }
-        return nil
     }
+}
+
+private func split(_ bytes: ArraySlice<UInt8>, _ separator: UInt8) -> [ArraySlice<UInt8>] {
+    bytes.split(separator: separator, omittingEmptySubsequences: false)
+}
+
+private func hexNumber(_ bytes: ArraySlice<UInt8>) -> UInt32? {
+    guard !bytes.isEmpty, bytes.count <= 8 else { return nil }
+    var value: UInt32 = 0
+    for byte in bytes {
+        let digit: UInt8
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+        value = value << 4 | UInt32(digit)
+    }
+    return value
+}
+
+private func decimal(_ bytes: ArraySlice<UInt8>) -> Int? {
+    Int(String(decoding: bytes, as: UTF8.self))
 }
 
 private func hex(_ value: UInt32) -> String { String(value, radix: 16) }
@@ -194,8 +228,10 @@ private func escape(_ name: String) -> String {
     name.replacingAll("%", with: "%25").replacingAll(" ", with: "%20")
 }
 
-private func unescape(_ field: Substring) -> String {
-    String(field).replacingAll("%20", with: " ").replacingAll("%25", with: "%")
+private func unescape(_ field: ArraySlice<UInt8>) -> String {
+    let text = String(decoding: field, as: UTF8.self)
+    guard field.contains(UInt8(ascii: "%")) else { return text }
+    return text.replacingAll("%20", with: " ").replacingAll("%25", with: "%")
 }
 
 extension String {
