@@ -1,3 +1,8 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reads CPU definitions from the documents operators have at hand.
 ///
 /// Accepted documents, told apart by their root element:
@@ -23,6 +28,7 @@ public enum CPUDefinitionReader {
             try XMLStreamParser.parse(bytes, path: path, handler: collector)
         } catch let error where XMLStreamParser.isExtraContent(error) {
             // Several top-level elements, as `virsh cpu-baseline` accepts: read them inside a wrapper.
+            if bytes.count >= 1 << 20, let halves = readInHalves(bytes, path: path) { return halves }
             let wrapped = CPUCollector(path: path)
             try XMLStreamParser.parse(bytes, path: path, wrapper: "cpucompat-wrapper", handler: wrapped)
             try wrapped.finish()
@@ -30,6 +36,77 @@ public enum CPUDefinitionReader {
         }
         try collector.finish()
         return collector.definitions
+    }
+
+    /// Reads a large file of concatenated elements as two halves on two
+    /// threads. The file is cut before a start tag at the beginning of a line
+    /// past its middle; only a cut between top-level elements leaves both
+    /// halves well-formed, so if either half fails (for any reason) the
+    /// caller reads the whole file, which also gives the authoritative error.
+    private static func readInHalves(_ bytes: [UInt8], path: String) -> [CPUDefinition]? {
+        guard let cut = topLevelCut(bytes) else { return nil }
+        let firstLines = bytes[..<cut].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        let halves = [Array(bytes[..<cut]), Array(bytes[cut...])]
+        let results = HalfResults()
+        DispatchQueue.concurrentPerform(iterations: 2) { half in
+            let collector = CPUCollector(path: path, lineOffset: half == 0 ? 0 : firstLines)
+            do {
+                try XMLStreamParser.parse(halves[half], path: path, wrapper: "cpucompat-wrapper", handler: collector)
+                try collector.finish()
+                results.store(collector.definitions, at: half)
+            } catch {
+                results.store(nil, at: half)
+            }
+        }
+        return results.combined
+    }
+
+    /// The offset of a `<name` at the start of a line after the middle of `bytes`.
+    private static func topLevelCut(_ bytes: [UInt8]) -> Int? {
+        var index = bytes.count / 2
+        while index + 2 < bytes.count {
+            if bytes[index] == 0x0A, bytes[index + 1] == UInt8(ascii: "<"),
+               ![UInt8(ascii: "/"), UInt8(ascii: "!"), UInt8(ascii: "?")].contains(bytes[index + 2]) {
+                return index + 1
+            }
+            index += 1
+        }
+        return nil
+    }
+}
+
+/// The two halves' definitions, each written by its own thread.
+private final class HalfResults: @unchecked Sendable {
+    private let lock = PThreadMutex()
+    private var slots: [[CPUDefinition]?] = [nil, nil]
+    private var failed = false
+
+    func store(_ definitions: [CPUDefinition]?, at half: Int) {
+        lock.withLock {
+            if let definitions { slots[half] = definitions } else { failed = true }
+        }
+    }
+
+    var combined: [CPUDefinition]? {
+        lock.withLock {
+            guard !failed, let first = slots[0], let second = slots[1] else { return nil }
+            return first + second
+        }
+    }
+}
+
+/// A minimal mutex over `pthread_mutex_t`, so no Foundation is needed.
+private final class PThreadMutex: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    init() { pthread_mutex_init(mutex, nil) }
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+    func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
     }
 }
 
@@ -55,7 +132,13 @@ private final class CPUCollector: XMLStreamHandler {
 
     private enum TextTarget { case model, vendor, arch, documentArch, declaredModel }
 
-    init(path: String) { self.path = path }
+    /// Added to every line, for a document read in pieces.
+    let lineOffset: Int
+
+    init(path: String, lineOffset: Int = 0) {
+        self.path = path
+        self.lineOffset = lineOffset
+    }
 
     func finish() throws(CPUCompatError) {
         if let failure { throw failure }
@@ -139,7 +222,7 @@ private final class CPUCollector: XMLStreamHandler {
     }
 
     private func begin(_ element: XMLStreamElement, source: CPUDefinition.Source) {
-        current = CPUDefinition(path: path, line: element.line, source: source, arch: nil,
+        current = CPUDefinition(path: path, line: element.line + lineOffset, source: source, arch: nil,
                                 mode: element.attribute("mode"), match: element.attribute("match"),
                                 model: nil, fallback: nil, vendor: nil, features: [])
         currentDepth = stack.count + 1
@@ -172,7 +255,7 @@ private final class CPUCollector: XMLStreamHandler {
                 }
                 policy = known
             }
-            features.append(.init(name: feature, policy: policy, line: element.line))
+            features.append(.init(name: feature, policy: policy, line: element.line + lineOffset))
         default:
             break
         }

@@ -6,7 +6,7 @@ let builtInCPUMapSnapshot = #"""
 cpucompat-cpu-map 1
 libvirt 9.0.0
 provenance cpu_map of Debian 12's libvirt0 package, version 9.0.0-4+deb12u2 (/usr/share/libvirt/cpu_map)
-fingerprint 581c123c9f4088ca
+fingerprint a6e5cc60471629cd
 arch x86
 vendor Intel string=GenuineIntel
 vendor AMD string=AuthenticAMD

@@ -83,13 +83,19 @@ extension CPUMap {
         var libvirtVersion: String?
         var provenance: String?
         var fingerprint: String?
-        var current: (name: String, vendors: [CPUVendor], features: [CPUFeature], models: [CPUModel])?
+        // The architecture being read; plain locals, so appends never copy.
+        var currentName: String?
+        var vendors: [CPUVendor] = []
+        var features: [CPUFeature] = []
+        var models: [CPUModel] = []
 
         func finishArchitecture() {
-            if let done = current {
-                architectures.append(CPUArchitecture(name: done.name, vendors: done.vendors,
-                                                     features: done.features, models: done.models))
+            if let name = currentName {
+                architectures.append(CPUArchitecture(name: name, vendors: vendors, features: features, models: models))
             }
+            vendors = []
+            features = []
+            models = []
         }
 
         var lineNumber = 0
@@ -117,12 +123,13 @@ extension CPUMap {
                 fingerprint = name
             case "arch":
                 finishArchitecture()
-                current = (name, [], [], [])
+                currentName = name
             case "vendor":
-                guard current != nil else { throw bad }
-                current?.vendors.append(CPUVendor(name: name, string: string("string"), value: string("value")))
+                guard currentName != nil else { throw bad }
+                vendors.append(CPUVendor(name: name, string: string("string"), value: string("value")))
             case "feature":
-                guard let index = current?.features.count else { throw bad }
+                guard currentName != nil else { throw bad }
+                let index = features.count
                 var aliases: [CPUFeature.Alias] = []
                 var bits: [CPUFeature.Bit] = []
                 var migratable = true
@@ -144,10 +151,10 @@ extension CPUMap {
                         throw bad
                     }
                 }
-                current?.features.append(CPUFeature(name: name, index: index, aliases: aliases, isMigratable: migratable, bits: bits))
+                features.append(CPUFeature(name: name, index: index, aliases: aliases, isMigratable: migratable, bits: bits))
             case "model":
-                guard let index = current?.models.count, let featureWords = value("features"),
-                      let features = FeatureSet(hexWords: Substring(decoding: featureWords, as: UTF8.self)),
+                guard currentName != nil, let featureWords = value("features"),
+                      let modelFeatures = FeatureSet(hexWords: Substring(decoding: featureWords, as: UTF8.self)),
                       let removed = FeatureSet(hexWords: Substring(decoding: value("removed") ?? [], as: UTF8.self)) else { throw bad }
                 let decode = split(value("decode") ?? [], UInt8(ascii: ","))
                 var signatures: [CPUSignature] = []
@@ -162,13 +169,13 @@ extension CPUMap {
                     }
                     signatures.append(CPUSignature(family: family, model: number, steppings: steppings))
                 }
-                current?.models.append(CPUModel(
-                    name: name, index: index, vendor: string("vendor"), parent: string("parent"),
+                models.append(CPUModel(
+                    name: name, index: models.count, vendor: string("vendor"), parent: string("parent"),
                     decodesHost: decode.contains { $0.elementsEqual("host".utf8) },
                     decodesGuest: decode.contains { $0.elementsEqual("guest".utf8) },
                     signatures: signatures,
                     processorVersions: attributes.filter { $0.key.elementsEqual("pvr".utf8) }.map { unescape($0.value) },
-                    features: features, removedFeatures: removed))
+                    features: modelFeatures, removedFeatures: removed))
             default:
                 throw bad
             }
