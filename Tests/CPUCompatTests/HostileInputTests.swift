@@ -136,15 +136,11 @@ extension HostileInputTests {
 
 /// A seeded generator (SplitMix64), so "random" bytes are the same on every run.
 struct HostileRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var generator: SplitMix64
+
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+
+    mutating func next() -> UInt64 { generator.next() }
 }
 
 /// One crafted document and what reading it must report.
