@@ -17,8 +17,8 @@ struct CPUCompatCommand: ParsableCommand {
         problems go to standard error as one line, `cpucompat: FILE:LINE: what is wrong`.
 
         EXIT STATUS
-          0  success (diff: the CPUs are equal; compare: the guest can run there)
-          1  a negative answer (diff: the CPUs differ; compare: the guest cannot run there)
+          0  success (diff: CPUs equal; compare: the guest can run there)
+          1  a negative answer (diff: CPUs differ; compare: it cannot run there)
           2  bad input: unreadable, malformed or unknown files and names
          64  bad usage: unknown options, missing arguments
 
