@@ -244,13 +244,13 @@ private final class CPUCollector: XMLStreamHandler {
             startText(.arch)
         case "feature":
             guard let feature = element.attribute("name"), !feature.isEmpty else {
-                failure = .invalidCPU(path: path, line: element.line, message: "a <feature> has no name")
+                failure = .invalidCPU(path: path, line: element.line + lineOffset, message: "a <feature> has no name")
                 return
             }
             var policy: FeaturePolicy?
             if let text = element.attribute("policy") {
                 guard let known = FeaturePolicy(rawValue: text) else {
-                    failure = .invalidCPU(path: path, line: element.line, message: "invalid CPU feature policy '\(text)' for \(feature)")
+                    failure = .invalidCPU(path: path, line: element.line + lineOffset, message: "invalid CPU feature policy '\(text)' for \(feature)")
                     return
                 }
                 policy = known

@@ -100,7 +100,15 @@ struct ElementScanner {
     }
 
     /// Offset just past the `>` ending a start tag, skipping quoted values.
-    private func startTagEnd(from offset: Int) -> Int? {
+    private func startTagEnd(from offset: Int) -> Int? { markupEnd(from: offset, nestsBrackets: false) }
+
+    /// Offset just past a `<!DOCTYPE …>`, including an internal subset in brackets.
+    private func declarationEnd(from offset: Int) -> Int? { markupEnd(from: offset + 2, nestsBrackets: true) }
+
+    /// Offset just past the first `>` from `offset` that is outside quotes
+    /// (and, with `nestsBrackets`, outside `[…]`).
+    private func markupEnd(from offset: Int, nestsBrackets: Bool) -> Int? {
+        var depth = 0
         var quote: UInt8?
         var index = offset
         while index < bytes.count {
@@ -109,28 +117,9 @@ struct ElementScanner {
                 if byte == open { quote = nil }
             } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
                 quote = byte
-            } else if byte == UInt8(ascii: ">") {
-                return index + 1
-            }
-            index += 1
-        }
-        return nil
-    }
-
-    /// Offset just past a `<!DOCTYPE …>`, including an internal subset in brackets.
-    private func declarationEnd(from offset: Int) -> Int? {
-        var depth = 0
-        var quote: UInt8?
-        var index = offset + 2
-        while index < bytes.count {
-            let byte = bytes[index]
-            if let open = quote {
-                if byte == open { quote = nil }
-            } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
-                quote = byte
-            } else if byte == UInt8(ascii: "[") {
+            } else if nestsBrackets, byte == UInt8(ascii: "[") {
                 depth += 1
-            } else if byte == UInt8(ascii: "]") {
+            } else if nestsBrackets, byte == UInt8(ascii: "]") {
                 depth -= 1
             } else if byte == UInt8(ascii: ">"), depth <= 0 {
                 return index + 1

@@ -24,22 +24,13 @@ final class XMLDocument {
     ///   - path: The file name diagnostics should name.
     /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
     static func parse(_ bytes: [UInt8], path: String) throws(CPUCompatError) -> XMLDocument {
+        try checkPrologue(bytes, path: path)
         XMLSafety.installOnce()
-        guard bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else {
-            throw .malformedXML(path: path, line: nil, message: "the file is empty")
-        }
         let collector = XMLDiagnosticCollector()
         let context = Unmanaged.passUnretained(collector).toOpaque()
-        xmlSetStructuredErrorFunc(context) { context, error in
-            guard let context, let error else { return }
-            let collector = Unmanaged<XMLDiagnosticCollector>.fromOpaque(context).takeUnretainedValue()
-            collector.record(error.pointee)
-        }
-        defer { xmlSetStructuredErrorFunc(nil, nil) }
+        collector.startCollecting()
+        defer { collector.stopCollecting() }
 
-        if let line = doctypeLine(bytes) {
-            throw .malformedXML(path: path, line: line, message: refusedDoctype)
-        }
         guard let parser = xmlNewParserCtxt() else {
             throw .malformedXML(path: path, line: nil, message: "out of memory")
         }
@@ -141,6 +132,18 @@ final class XMLDiagnosticCollector {
     /// Where a DOCTYPE was met, if one was.
     var doctypeLine: Int?
 
+    /// Routes libxml2's diagnostics on this thread to this collector until
+    /// `stopCollecting()`; libxml2 keeps the handler per thread.
+    func startCollecting() {
+        xmlSetStructuredErrorFunc(Unmanaged.passUnretained(self).toOpaque()) { context, error in
+            guard let context, let error else { return }
+            Unmanaged<XMLDiagnosticCollector>.fromOpaque(context).takeUnretainedValue().record(error.pointee)
+        }
+    }
+
+    /// Stops routing diagnostics here.
+    func stopCollecting() { xmlSetStructuredErrorFunc(nil, nil) }
+
     func record(_ error: xmlError) {
         guard first == nil, error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
         var message = error.message.map { String(cString: $0) } ?? "XML error \(error.code)"
@@ -191,21 +194,6 @@ struct XMLElement {
 
     /// The child elements, in document order.
     var children: XMLElementSequence { XMLElementSequence(document: document, first: node.pointee.children) }
-
-    /// The first child element called `name`.
-    func child(_ name: String) -> XMLElement? {
-        children.first { $0.name == name }
-    }
-
-    /// The text content of the element and its descendants.
-    var text: String {
-        guard let content = xmlNodeGetContent(node) else { return "" }
-        defer { cpucompat_xmlFree(content) }
-        return String(cString: content)
-    }
-
-    /// The text content with leading and trailing white space removed.
-    var trimmedText: String { text.trimmingXMLWhitespace() }
 }
 
 /// The element children of a node, walked lazily without copying the tree.

@@ -64,12 +64,8 @@ enum XMLStreamParser {
         try XMLDocument.checkPrologue(bytes, path: path)
         XMLSafety.installOnce()
         let collector = XMLDiagnosticCollector()
-        let collectorPointer = Unmanaged.passUnretained(collector).toOpaque()
-        xmlSetStructuredErrorFunc(collectorPointer) { context, error in
-            guard let context, let error else { return }
-            Unmanaged<XMLDiagnosticCollector>.fromOpaque(context).takeUnretainedValue().record(error.pointee)
-        }
-        defer { xmlSetStructuredErrorFunc(nil, nil) }
+        collector.startCollecting()
+        defer { collector.stopCollecting() }
 
         var input = bytes
         if let wrapper {
