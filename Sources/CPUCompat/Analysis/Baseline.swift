@@ -172,24 +172,20 @@ extension CPUArchitecture {
                                      vendorNeutralOnly: crossVendor) else {
             throw .incompatible(message: "no CPU model fits the common features")
         }
-        let modelAll = chosen.features.union(chosen.removedFeatures)
-        let require: [String]
-        let disable: [String]
+        var require = names(of: common.subtracting(chosen.features))
+        var disable = names(of: chosen.features.subtracting(common)) + names(of: chosen.removedFeatures.subtracting(common))
+        var sortedEntries: [(String, Bool)]?
         if options.expandFeatures {
+            let modelAll = chosen.features.union(chosen.removedFeatures)
             var entries = names(of: common).map { ($0, true) } + names(of: modelAll.subtracting(common)).map { ($0, false) }
             entries.sort { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
             require = entries.filter(\.1).map(\.0)
             disable = entries.filter { !$0.1 }.map(\.0)
-            return Baseline(model: chosen.name, vendor: everyCPUNamesAVendor ? vendor : nil,
-                            fallback: chosen.name == sharedModel ? .forbid : .allow,
-                            require: require, disable: disable, sortedEntries: entries.map { ($0.0, $0.1) },
-                            level: level(of: common), warnings: warnings + levelWarning(common, cpus), features: common)
+            sortedEntries = entries
         }
-        require = names(of: common.subtracting(chosen.features))
-        disable = names(of: chosen.features.subtracting(common)) + names(of: chosen.removedFeatures.subtracting(common))
         return Baseline(model: chosen.name, vendor: everyCPUNamesAVendor ? vendor : nil,
                         fallback: chosen.name == sharedModel ? .forbid : .allow,
-                        require: require, disable: disable, sortedEntries: nil,
+                        require: require, disable: disable, sortedEntries: sortedEntries,
                         level: level(of: common), warnings: warnings + levelWarning(common, cpus), features: common)
     }
 

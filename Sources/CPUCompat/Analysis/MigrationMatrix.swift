@@ -42,8 +42,14 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
     /// The pair from `from` to `to`, or nil for the same group.
     public func pair(from: String, to: String) -> Pair? {
         guard let i = groups.firstIndex(where: { $0.name == from }),
-              let j = groups.firstIndex(where: { $0.name == to }), i != j else { return nil }
-        return pairs[i * (groups.count - 1) + (j < i ? j : j - 1)]
+              let j = groups.firstIndex(where: { $0.name == to }) else { return nil }
+        return pair(at: i, j)
+    }
+
+    /// The pair from the `i`th group to the `j`th, or nil when `i == j`
+    /// (`pairs` holds every ordered pair row by row, without the diagonal).
+    func pair(at i: Int, _ j: Int) -> Pair? {
+        i == j ? nil : pairs[i * (groups.count - 1) + (j < i ? j : j - 1)]
     }
 }
 

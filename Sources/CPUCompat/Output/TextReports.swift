@@ -92,10 +92,10 @@ extension MigrationMatrix {
         lines.append("host-model guests, from row to column (ok: can migrate; N: features missing):")
         let width = max(4, (groups.map(\.name.count).max() ?? 2) + 2)
         lines.append((String(repeating: " ", count: width + 2) + groups.map { $0.name.padding(to: width) }.joined()).trailingSpacesRemoved)
-        for from in groups {
+        for (i, from) in groups.enumerated() {
             var row = "  " + from.name.padding(to: width)
-            for to in groups {
-                let cell = pair(from: from.name, to: to.name).map { $0.canMigrate ? "ok" : String($0.missing.count) } ?? "="
+            for j in groups.indices {
+                let cell = pair(at: i, j).map { $0.canMigrate ? "ok" : String($0.missing.count) } ?? "="
                 row += cell.padding(to: width)
             }
             lines.append(row.trailingSpacesRemoved)
