@@ -8,10 +8,15 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
     case malformedXML(path: String, line: Int?, message: String)
     /// The document holds no CPU definition cpucompat can read.
     case noCPU(path: String)
-    /// A feature name that the CPU map does not define, under any alias.
-    case unknownFeature(name: String, path: String, line: Int?)
-    /// A CPU model name that the CPU map does not define.
-    case unknownModel(name: String, path: String, line: Int?)
+    /// A feature name that the CPU map does not define, under any alias;
+    /// `hint` names the built-in maps of other libvirt releases that do.
+    case unknownFeature(name: String, path: String, line: Int?, hint: String? = nil)
+    /// A CPU model name that the CPU map does not define; `hint` names the
+    /// built-in maps of other libvirt releases that do.
+    case unknownModel(name: String, path: String, line: Int?, hint: String? = nil)
+    /// A name that is neither a model nor a feature of the CPU map, with the
+    /// map's nearest names; `hint` names other releases' maps that define it.
+    case unknownName(name: String, nearest: [String], hint: String? = nil)
     /// A vendor name that the CPU map does not define.
     case unknownVendor(name: String, path: String, line: Int?)
     /// A CPU definition that is well-formed XML but not a valid CPU.
@@ -34,8 +39,13 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .unreadable(path, reason): "\(path): \(reason)"
         case let .malformedXML(path, line, message): "\(Self.location(path, line))\(message)"
         case let .noCPU(path): "\(path): no CPU definition found"
-        case let .unknownFeature(name, path, line): "\(Self.location(path, line))Unknown CPU feature \(name)"
-        case let .unknownModel(name, path, line): "\(Self.location(path, line))Unknown CPU model \(name)"
+        case let .unknownFeature(name, path, line, hint):
+            "\(Self.location(path, line))Unknown CPU feature \(name)" + (hint.map { ": " + $0 } ?? "")
+        case let .unknownModel(name, path, line, hint):
+            "\(Self.location(path, line))Unknown CPU model \(name)" + (hint.map { ": " + $0 } ?? "")
+        case let .unknownName(name, nearest, hint):
+            "no CPU model or feature \(name) in the CPU map" + (hint.map { ": " + $0 } ?? "")
+                + (nearest.isEmpty ? "" : " (did you mean \(nearest.joined(separator: ", "))?)")
         case let .unknownVendor(name, path, line): "\(Self.location(path, line))Unknown CPU vendor \(name)"
         case let .invalidCPU(path, line, message): "\(Self.location(path, line))\(message)"
         case let .invalidMap(path, line, message): "\(Self.location(path, line))\(message)"

@@ -130,9 +130,8 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let cpuMap = try map.load()
-            guard let x86 = cpuMap.x86 else { throw CPUCompatError.invalidMap(path: cpuMap.origin.description, line: nil, message: "the CPU map has no x86 part") }
             var explanations: [Explanation] = []
-            for name in names { explanations.append(try x86.explain(name)) }
+            for name in names { explanations.append(try cpuMap.explain(name)) }
             emit(format == .json ? try JSONValue(encoding: explanations).rendered : explanations.map(\.text).joined(separator: "\n"))
         }
     }

@@ -5,14 +5,22 @@ import CPUCompat
 struct MapOptions: ParsableArguments {
     @Option(name: .customLong("cpu-map"), help: ArgumentHelp(
         "libvirt's CPU map: a cpu_map folder, a legacy cpu_map.xml, or built-in.",
-        discussion: "Without it: $CPUCOMPAT_CPU_MAP, else /usr/share/libvirt/cpu_map, else the built-in map (libvirt 9.0.0).",
+        discussion: """
+            built-in is libvirt 12.9's map; built-in:9.0, built-in:11.3 and built-in:12.9 pick a release \
+            (`cpucompat map --list`). Choose the release your hosts run: a model or feature only a newer \
+            libvirt knows is refused by an older one. Without this option: $CPUCOMPAT_CPU_MAP, else \
+            /usr/share/libvirt/cpu_map, else built-in.
+            """,
         valueName: "path"),
         completion: .file())
     var cpuMap: String?
 
     /// The map the user chose, or the first one found.
-    func load() throws -> CPUMap {
-        try CPUMap.resolve(explicitPath: cpuMap)
+    ///
+    /// - Parameter usingSnapshots: False to parse a folder's XML even when a
+    ///   built-in map or the cache holds it compiled.
+    func load(usingSnapshots: Bool = true) throws -> CPUMap {
+        try CPUMap.resolve(explicitPath: cpuMap, usingSnapshots: usingSnapshots)
     }
 }
 

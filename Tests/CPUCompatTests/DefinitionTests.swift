@@ -1,9 +1,9 @@
 import Testing
 @testable import CPUCompat
 
-/// The built-in map: always present, and equal to libvirt 9.0's (see BuiltInMapTests).
+/// The built-in map of libvirt 9.0, the story's hosts' release: always present, and equal to libvirt 9.0's (see BuiltInMapTests).
 private let map: CPUMap = {
-    do { return try CPUMap.builtIn() } catch { preconditionFailure("the built-in map must load: \(error)") }
+    do { return try CPUMap.builtIn(release: "9.0") } catch { preconditionFailure("the built-in map must load: \(error)") }
 }()
 
 private func read(_ xml: String, path: String = "test.xml") throws -> [CPUDefinition] {
@@ -123,7 +123,13 @@ private func read(_ xml: String, path: String = "test.xml") throws -> [CPUDefini
     }
 
     @Test(arguments: [
-        ("<cpu><model>Haswell</model><feature name='flush-l1d'/></cpu>", "test.xml:1: Unknown CPU feature flush-l1d"),
+        ("<cpu><model>Haswell</model><feature name='flush-l1x'/></cpu>", "test.xml:1: Unknown CPU feature flush-l1x"),
+        ("<cpu><model>Haswell</model><feature name='flush-l1d'/></cpu>",
+         "test.xml:1: Unknown CPU feature flush-l1d: libvirt 9.0.0's CPU map lacks it; libvirt 11.3 and 12.9 define it (use --cpu-map built-in:12.9)"),
+        ("<cpu><model>EPYC-Genoa</model></cpu>",
+         "test.xml:1: Unknown CPU model EPYC-Genoa: libvirt 9.0.0's CPU map lacks it; libvirt 11.3 and 12.9 define it (use --cpu-map built-in:12.9)"),
+        ("<cpu><model>YongFeng</model></cpu>",
+         "test.xml:1: Unknown CPU model YongFeng: libvirt 9.0.0's CPU map lacks it; libvirt 12.9 defines it (use --cpu-map built-in:12.9)"),
         ("<cpu>\n<model>Skylake-Clinet</model></cpu>", "test.xml:1: Unknown CPU model Skylake-Clinet"),
         ("<cpu><model>Haswell</model><vendor>Cyrix</vendor></cpu>", "test.xml:1: Unknown CPU vendor Cyrix"),
         ("<cpu><arch>s390x</arch><model>z14</model></cpu>", "test.xml:1: the CPU map has no architecture s390x"),

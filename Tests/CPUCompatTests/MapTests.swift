@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import CPUCompat
 
@@ -129,55 +130,211 @@ import Testing
     }
 }
 
+/// An oracle's map folder as ../shared/oracles/provision installs it.
+private func oracleMap(_ release: String) -> String {
+    let root = ProcessInfo.processInfo.environment["CPUCOMPAT_ORACLES"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? "/var/cache/cpucompat-oracles"
+    return root + "/" + release + "/cpu_map"
+}
+
+private func oracleMapInstalled(_ release: String) -> Bool {
+    FileSystem.exists(oracleMap(release) + "/index.xml")
+}
+
 @Suite struct BuiltInMapTests {
-    @Test func builtInMapLoadsAndStatesItsOrigin() throws {
-        let map = try CPUMap.builtIn()
-        #expect(map.origin == .builtIn)
-        #expect(map.libvirtVersion == "9.0.0")
-        #expect(map.provenance?.contains("Debian 12") == true)
+    @Test(arguments: [("9.0", "9.0.0", "9.0.0-4+deb12u2"), ("11.3", "11.3.0", "11.3.0-2~bpo12+1"),
+                      ("12.9", "12.9.0", "12.9.0-1~bpo13+1")])
+    func everyBuiltInMapLoadsAndStatesItsOrigin(release: String, version: String, package: String) throws {
+        let map = try CPUMap.builtIn(release: release)
+        #expect(map.origin == .builtIn(release: release))
+        #expect(map.origin.description == "built-in:" + release)
+        #expect(map.libvirtVersion == version)
+        #expect(map.provenance == "cpu_map of Debian's libvirt0 package, version " + package)
         #expect(map.x86?.model(named: "IvyBridge-IBRS") != nil)
+        #expect(try CPUMap.resolve(explicitPath: "built-in:" + release).libvirtVersion == version)
     }
 
-    @Test(.enabled(if: FileSystem.exists(TestPaths.systemMap + "/index.xml"),
-                   "libvirt's cpu_map is not installed, so the built-in map cannot be compared with it"))
-    func builtInMapEqualsTheInstalledMap() throws {
+    @Test func builtInIsTheNewestRelease() throws {
+        #expect(BuiltInCPUMap.all.map(\.release) == ["9.0", "11.3", "12.9"])
+        let map = try CPUMap.resolve(explicitPath: "built-in")
+        #expect(map.libvirtVersion == "12.9.0")
+        #expect(map.x86?.model(named: "Haswell-v2") != nil, "12.9 defines versioned models")
+        let error = #expect(throws: CPUCompatError.self) { try CPUMap.resolve(explicitPath: "built-in:10.0") }
+        #expect(error?.description == "built-in:10.0: no built-in CPU map of that release (there are built-in:9.0, built-in:11.3, built-in:12.9)")
+    }
+
+    @Test(.enabled(if: oracleMapInstalled("9.0"), "libvirt 9.0's map (../shared/oracles/provision) is not installed: SKIPPED"))
+    func builtInMap9_0EqualsLibvirt9_0sMap() throws { try builtInMapEqualsOracleMap("9.0") }
+
+    @Test(.enabled(if: oracleMapInstalled("11.3"), "libvirt 11.3's map (../shared/oracles/provision) is not installed: SKIPPED"))
+    func builtInMap11_3EqualsLibvirt11_3sMap() throws { try builtInMapEqualsOracleMap("11.3") }
+
+    @Test(.enabled(if: oracleMapInstalled("12.9"), "libvirt 12.9's map (../shared/oracles/provision) is not installed: SKIPPED"))
+    func builtInMap12_9EqualsLibvirt12_9sMap() throws { try builtInMapEqualsOracleMap("12.9") }
+
+    private func builtInMapEqualsOracleMap(_ release: String) throws {
         // Parse the folder for real: the shortcut would hand back the built-in map itself.
-        let installed = try CPUMap(contentsOf: TestPaths.systemMap, usingBuiltInWhenIdentical: false)
-        let builtIn = try CPUMap.builtIn()
+        let installed = try CPUMap(contentsOf: oracleMap(release), usingSnapshots: false)
+        let builtIn = try CPUMap.builtIn(release: release)
         #expect(builtIn.architectures == installed.architectures)
+        for (mine, theirs) in zip(builtIn.architectures, installed.architectures) {
+            #expect(mine.models.map(\.retiredFeatureOrder) == theirs.models.map(\.retiredFeatureOrder))
+        }
         #expect(builtIn.folderFingerprint == installed.folderFingerprint,
                 "the installed map is the one the built-in map was made from")
+        // The shortcut: the folder is recognised and named with its release.
+        let recognised = try CPUMap(contentsOf: oracleMap(release))
+        #expect(recognised.origin == .directory(oracleMap(release)))
+        #expect(recognised.libvirtVersion == builtIn.libvirtVersion)
     }
 
-    @Test func aFolderThatDiffersFromTheBuiltInMapIsParsed() throws {
+    @Test(.enabled(if: oracleMapInstalled("12.9"), "libvirt 12.9's map (../shared/oracles/provision) is not installed: SKIPPED"))
+    func aFolderThatDiffersFromEveryBuiltInMapIsParsedAndCached() throws {
         let folder = makeScratchDirectory()
-        defer { removeTree(folder) }
-        let source = TestPaths.systemMap
-        guard FileSystem.exists(source + "/index.xml") else { return }
+        let cacheFolder = makeScratchDirectory() + "/cache/cpucompat"
+        defer { removeTree(folder); removeTree(String(cacheFolder.dropLast("/cache/cpucompat".count))) }
+        let source = oracleMap("12.9")
         for name in try FileSystem.contents(ofDirectory: source) where name.hasSuffix(".xml") {
             var text = String(decoding: try FileSystem.read(source + "/" + name), as: UTF8.self)
             if name == "x86_vendors.xml" {
-                text = text.replacingAll("</cpus>", with: "  <vendor name='Zhaoxin' string='CentaurHauls'/>\n</cpus>")
+                text = text.replacingAll("</cpus>", with: "  <vendor name='Acme' string='AcmeGenuine!'/>\n</cpus>")
             }
             write(text, to: folder + "/" + name)
         }
-        let changed = try CPUMap(contentsOf: folder)
-        #expect(changed.x86?.vendor(named: "Zhaoxin") != nil, "an edited map must not be taken for the built-in one")
-        #expect(changed.origin == .directory(folder))
-        let identical = try CPUMap(contentsOf: source)
-        #expect(identical.origin == .directory(source))
-        #expect(identical.architectures == (try CPUMap.builtIn()).architectures)
+        let cache = CPUMapCache(folder: cacheFolder)
+        let parsed = try CPUMap(contentsOf: folder, usingSnapshots: true, cache: cache)
+        #expect(parsed.x86?.vendor(named: "Acme") != nil, "an edited map must not be taken for a built-in one")
+        #expect(parsed.origin == .directory(folder))
+        #expect(parsed.libvirtVersion == nil)
+        let fingerprint = try #require(parsed.folderFingerprint)
+        let entry = try #require(cache.entry(for: fingerprint))
+        #expect(FileSystem.exists(entry), "the parsed map is kept in the cache")
+
+        // A sound entry is used: doctor one (with a valid checksum) and see it come back.
+        let doctored = parsed.snapshot(libvirtVersion: "doctored", provenance: nil)
+        write(String(decoding: CPUMapCache.sealed(doctored), as: UTF8.self), to: entry)
+        let fromCache = try CPUMap(contentsOf: folder, usingSnapshots: true, cache: cache)
+        #expect(fromCache.libvirtVersion == "doctored")
+        #expect(fromCache.architectures == parsed.architectures)
+
+        // A corrupt (bad checksum) or truncated entry is parsed again, and mended.
+        let sealed = CPUMapCache.sealed(doctored)
+        for broken in [Array(sealed.dropLast(3)) + Array("00\n".utf8), Array(sealed.prefix(sealed.count / 2)), []] {
+            write(String(decoding: broken, as: UTF8.self), to: entry)
+            let again = try CPUMap(contentsOf: folder, usingSnapshots: true, cache: cache)
+            #expect(again.libvirtVersion == nil)
+            #expect(again.architectures == parsed.architectures)
+        }
+        // An entry for another folder (stale: its fingerprint line differs) is not used.
+        let other = try CPUMap.builtIn(release: "11.3")
+        write(String(decoding: CPUMapCache.sealed(other.snapshot(libvirtVersion: "stale", provenance: nil)), as: UTF8.self),
+              to: entry)
+        #expect(try CPUMap(contentsOf: folder, usingSnapshots: true, cache: cache).libvirtVersion == nil)
+
+        // An unusable cache folder (a file stands where it should be) is no error.
+        let blocked = CPUMapCache(folder: folder + "/index.xml/cpucompat")
+        #expect(try CPUMap(contentsOf: folder, usingSnapshots: true, cache: blocked).architectures == parsed.architectures)
     }
 
     @Test func snapshotRoundTrips() throws {
-        let folder = makeScratchDirectory()
-        defer { removeTree(folder) }
         let map = FileSystem.exists(TestPaths.masterMap + "/index.xml")
             ? try CPUMap(contentsOf: TestPaths.masterMap) : try CPUMap.builtIn()
         let text = map.snapshot(libvirtVersion: "x", provenance: "test map")
-        let again = try CPUMap(snapshot: text)
+        let again = try CPUMap(snapshot: text, origin: .legacyFile("test"))
         #expect(again.architectures == map.architectures)
         #expect(again.snapshot(libvirtVersion: "x", provenance: "test map") == text)
         #expect(again.provenance == "test map")
+    }
+
+    @Test func version1SnapshotsStillLoad() throws {
+        // Version 1 stored retired features as a set of hexadecimal words.
+        let text = """
+            cpucompat-cpu-map 1
+            arch x86
+            vendor Intel string=GenuineIntel
+            feature fpu cpuid=1/-/edx/1
+            feature mpx cpuid=7/0/ebx/4000
+            feature vme cpuid=1/-/edx/2
+            model Old vendor=Intel decode=host,guest features=5 removed=2
+
+            """
+        let x86 = try #require(try CPUMap(snapshot: text, origin: .legacyFile("v1")).x86)
+        let model = try #require(x86.model(named: "Old"))
+        #expect(x86.names(of: model.features) == ["fpu", "vme"])
+        #expect(model.retiredFeatureOrder == [1])
+    }
+}
+
+@Suite struct MapSemanticsTests {
+    /// A small map folder with a base model, a version of it and the two
+    /// attributes of newer maps, `added='yes'` and `removed='yes'`.
+    private func makeFolder() -> String {
+        let folder = makeScratchDirectory()
+        write("""
+            <cpus>
+              <arch name='x86'>
+                <include filename='x86_vendors.xml'/>
+                <include filename='x86_features.xml'/>
+                <include filename='x86_Base.xml'/>
+                <include filename='x86_Base-v2.xml'/>
+              </arch>
+            </cpus>
+            """, to: folder + "/index.xml")
+        write("<cpus><vendor name='Intel' string='GenuineIntel'/></cpus>", to: folder + "/x86_vendors.xml")
+        write("""
+            <cpus>
+              <feature name='fpu'><cpuid eax_in='0x01' edx='0x00000001'/></feature>
+              <feature name='vme'><cpuid eax_in='0x01' edx='0x00000002'/></feature>
+              <feature name='de'><cpuid eax_in='0x01' edx='0x00000004'/></feature>
+              <feature name='pse'><cpuid eax_in='0x01' edx='0x00000008'/></feature>
+              <feature name='tsc'><cpuid eax_in='0x01' edx='0x00000010'/></feature>
+            </cpus>
+            """, to: folder + "/x86_features.xml")
+        write("""
+            <cpus>
+              <model name='Base'>
+                <vendor name='Intel'/>
+                <feature name='fpu'/>
+                <feature name='tsc' removed='yes'/>
+                <feature name='vme'/>
+                <feature name='de' removed='yes'/>
+                <feature name='pse' added='yes'/>
+              </model>
+            </cpus>
+            """, to: folder + "/x86_Base.xml")
+        write("""
+            <cpus>
+              <model name='Base-v2'>
+                <decode host='on' guest='off'/>
+                <model name='Base'/>
+              </model>
+            </cpus>
+            """, to: folder + "/x86_Base-v2.xml")
+        return folder
+    }
+
+    @Test func addedFeaturesBelongToNeitherTheModelNorItsVersions() throws {
+        let folder = makeFolder()
+        defer { removeTree(folder) }
+        let x86 = try #require(try CPUMap(contentsOf: folder, usingSnapshots: false).x86)
+        for name in ["Base", "Base-v2"] {
+            let model = try #require(x86.model(named: name))
+            #expect(x86.names(of: model.features) == ["fpu", "vme"], "\(name)")
+        }
+    }
+
+    @Test func retiredFeaturesKeepTheirListingOrder() throws {
+        let folder = makeFolder()
+        defer { removeTree(folder) }
+        let map = try CPUMap(contentsOf: folder, usingSnapshots: false)
+        let x86 = try #require(map.x86)
+        for name in ["Base", "Base-v2"] {
+            let model = try #require(x86.model(named: name))
+            #expect(model.retiredFeatureOrder.map { x86.features[$0].name } == ["tsc", "de"], "\(name)")
+        }
+        // The snapshot keeps the order too.
+        let again = try #require(try CPUMap(snapshot: map.snapshot(libvirtVersion: nil, provenance: nil),
+                                            origin: .legacyFile("s")).x86)
+        #expect(again.model(named: "Base")?.retiredFeatureOrder == x86.model(named: "Base")?.retiredFeatureOrder)
     }
 }

@@ -345,8 +345,21 @@ private let clusterMasterMapPresent = FileManager.default.fileExists(atPath: clu
     @Test func unknownNamesAreBadInput() throws {
         let result = try CLI.run(["explain", "avx2", "no-such-feature"])
         #expect(result.status == 2)
-        #expect(result.stderr.contains("Unknown CPU feature no-such-feature"))
+        #expect(result.stderr.contains("no CPU model or feature no-such-feature in the CPU map"))
         #expect(result.stderr.hasPrefix("cpucompat: "))
+    }
+
+    @Test func versionedModelsAreModelsAndMisspellingsGetTheNearestNames() throws {
+        let versioned = try CLI.run(["explain", "--cpu-map", "built-in", "Haswell-v4"])
+        #expect(versioned.status == 0, "\(versioned.stderr)")
+        #expect(versioned.stdout.hasPrefix("model Haswell-v4\n  vendor: Intel\n  parent: Haswell-noTSX-IBRS\n"))
+        let misspelt = try CLI.run(["explain", "--cpu-map", "built-in", "Haswel-v4"])
+        #expect(misspelt.status == 2)
+        #expect(misspelt.stderr == "cpucompat: no CPU model or feature Haswel-v4 in the CPU map (did you mean Haswell-v4, Haswell-v1, Haswell-v2?)\n")
+        let newer = try CLI.run(["explain", "--cpu-map", "built-in:9.0", "Haswell-v4"])
+        #expect(newer.status == 2)
+        #expect(newer.stderr.hasPrefix("cpucompat: no CPU model or feature Haswell-v4 in the CPU map: libvirt 9.0.0's CPU map lacks it; "
+                                       + "libvirt 11.3 and 12.9 define it (use --cpu-map built-in:12.9)"))
     }
 
     @Test func jsonIsOneObjectPerName() throws {
@@ -426,7 +439,7 @@ private let clusterMasterMapPresent = FileManager.default.fileExists(atPath: clu
           </arch>
         </cpus>
         """)
-        let host = "<cpu>" + names.map { "<feature name='\($0)'/>" }.joined() + "</cpu>\n"
+        let host = "<cpu><model>base</model>" + names.map { "<feature name='\($0)'/>" }.joined() + "</cpu>\n"
         let a = try folder.write("a.xml", host), b = try folder.write("b.xml", host)
         let plain = try CLI.run(["baseline", "--cpu-map", map, a, b])
         #expect(plain.status == 0, "\(plain.stderr)")

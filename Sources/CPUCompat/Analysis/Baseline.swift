@@ -145,6 +145,10 @@ extension CPUArchitecture {
         var inputModels: Set<Int> = []
         var everyCPUNamesAVendor = true
         for (position, cpu) in cpus.enumerated() {
+            // libvirt refuses a baseline input CPU without a model as invalid XML.
+            guard cpu.model != nil else {
+                throw .invalidCPU(path: cpu.definition.path, line: cpu.definition.line, message: "Missing CPU model name")
+            }
             if let model = cpu.model, model.decodesGuest { inputModels.insert(model.index) }
             if cpu.model?.name != sharedModel { sharedModel = nil }
             if cpu.vendor == nil { everyCPUNamesAVendor = false }
@@ -173,10 +177,11 @@ extension CPUArchitecture {
             throw .incompatible(message: "no CPU model fits the common features")
         }
         var require = names(of: common.subtracting(chosen.features))
-        var disable = names(of: chosen.features.subtracting(common)) + names(of: chosen.removedFeatures.subtracting(common))
+        var disable = names(of: chosen.features.subtracting(common))
+            + chosen.retiredFeatureOrder.filter { !common.contains($0) }.map { features[$0].name }
         var sortedEntries: [(String, Bool)]?
         if options.expandFeatures {
-            let modelAll = chosen.features.union(chosen.removedFeatures)
+            let modelAll = chosen.features.union(chosen.retiredFeatures)
             var entries = names(of: common).map { ($0, true) } + names(of: modelAll.subtracting(common)).map { ($0, false) }
             entries.sort { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
             require = entries.filter(\.1).map(\.0)
@@ -206,13 +211,13 @@ extension CPUArchitecture {
                    vendorNeutralOnly: Bool = false, runnableOnly: Bool = false) -> CPUModel? {
         var best: (model: CPUModel, cost: Int, k: Int)?
         for model in models.reversed() where model.decodesGuest {
-            if runnableOnly, !model.features.union(model.removedFeatures).isSubset(of: features) { continue }
+            if runnableOnly, !model.features.union(model.retiredFeatures).isSubset(of: features) { continue }
             if vendorNeutralOnly ? model.vendor != nil : (model.vendor != nil && vendor != nil && model.vendor != vendor) {
                 continue
             }
             if model.name == sharedModel { return model }
             let r = features.subtracting(model.features).count
-            let d = model.features.subtracting(features).count + model.removedFeatures.subtracting(features).count
+            let d = model.features.subtracting(features).count + model.retiredFeatures.subtracting(features).count
             let k = (d + 1) / 2
             let cost = r + d + k * (k + 1) / 2
             guard let current = best else {

@@ -56,7 +56,10 @@ public struct ModelExplanation: Hashable, Sendable, Codable {
 extension CPUArchitecture {
     /// Explains `name`, a feature (or alias) or a model.
     ///
-    /// - Throws: `CPUCompatError.unknownFeature` when the map knows neither.
+    /// - Parameter name: A model or feature name (or alias).
+    /// - Returns: What the map says of it.
+    /// - Throws: `CPUCompatError.unknownName` when the map knows neither,
+    ///   with the nearest names it does know.
     public func explain(_ name: String) throws(CPUCompatError) -> Explanation {
         if let model = model(named: name) {
             let previous = models[..<model.index].last { $0.vendor == model.vendor && $0.decodesGuest }
@@ -73,7 +76,10 @@ extension CPUArchitecture {
                 addedFeatures: previous.map { names(of: model.features.subtracting($0.features)) } ?? [],
                 removedFeatures: previous.map { names(of: $0.features.subtracting(model.features)) } ?? []))
         }
-        guard let feature = feature(named: name) else { throw .unknownFeature(name: name, path: "explain", line: nil) }
+        guard let feature = feature(named: name) else {
+            let known = models.map(\.name) + features.flatMap { [$0.name] + $0.aliases.map(\.name) }
+            throw .unknownName(name: name, nearest: NearestNames.nearest(to: name, in: known))
+        }
         let having = models.filter { $0.features.contains(feature.index) }
         return .feature(FeatureExplanation(
             name: feature.name, aliases: feature.aliases.map(\.name), migratable: feature.isMigratable,
@@ -96,5 +102,24 @@ extension CPUArchitecture {
     private static func bitList(_ mask: UInt32) -> String {
         let bits = (0..<32).filter { mask & (1 << UInt32($0)) != 0 }.map(String.init)
         return (bits.count == 1 ? "bit " : "bits ") + bits.joined(separator: ",")
+    }
+}
+
+extension CPUMap {
+    /// Explains `name` with the map's x86 part; a name the map lacks but
+    /// another release's built-in map defines gets a hint saying so.
+    ///
+    /// - Parameter name: A model or feature name (or alias).
+    /// - Returns: What the map says of it.
+    /// - Throws: `CPUCompatError.unknownName` (with nearest names and the hint),
+    ///   or `.invalidMap` for a map without an x86 part.
+    public func explain(_ name: String) throws(CPUCompatError) -> Explanation {
+        guard let x86 else { throw .invalidMap(path: origin.description, line: nil, message: "the CPU map has no x86 part") }
+        do {
+            return try x86.explain(name)
+        } catch {
+            guard case let .unknownName(name, nearest, _) = error else { throw error }
+            throw .unknownName(name: name, nearest: nearest, hint: hint(forUnknownModel: name) ?? hint(forUnknownFeature: name))
+        }
     }
 }

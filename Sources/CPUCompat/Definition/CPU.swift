@@ -48,7 +48,8 @@ extension CPUMap {
         var model: CPUModel?
         if let name = definition.model {
             guard let found = architecture.model(named: name) else {
-                throw .unknownModel(name: name, path: definition.path, line: definition.line)
+                throw .unknownModel(name: name, path: definition.path, line: definition.line,
+                                    hint: hint(forUnknownModel: name))
             }
             model = found
         }
@@ -65,7 +66,8 @@ extension CPUMap {
         var optional = FeatureSet()
         for feature in definition.features {
             guard let index = architecture.feature(named: feature.name)?.index else {
-                throw .unknownFeature(name: feature.name, path: definition.path, line: feature.line)
+                throw .unknownFeature(name: feature.name, path: definition.path, line: feature.line,
+                                      hint: hint(forUnknownFeature: feature.name))
             }
             guard !added.contains(index), !removed.contains(index) else {
                 throw .invalidCPU(path: definition.path, line: feature.line,

@@ -75,12 +75,44 @@ public struct CPUModel: Hashable, Sendable {
     /// Processor version register values (ppc64, arm), as written in the map.
     public let processorVersions: [String]
     /// Every feature of the model, including those inherited from its parent,
-    /// but not those the map marks `removed='yes'`.
+    /// but not those the map marks `removed='yes'` or `added='yes'`.
     public let features: FeatureSet
-    /// Features the map lists with `removed='yes'`: QEMU dropped them from the
-    /// model. A CPU naming the model does not have them, but libvirt's
-    /// baseline still mentions them (see `Baseline`).
-    public let removedFeatures: FeatureSet
+    /// Features the map lists with `removed='yes'` ("retired"): QEMU dropped
+    /// them from the model. A CPU naming the model does not have them, but
+    /// libvirt's baseline still mentions them (see `Baseline`).
+    public let retiredFeatures: FeatureSet
+    /// The retired features in the order the model's files list them (the
+    /// parent's first), which is the order libvirt disables them in.
+    public let retiredFeatureOrder: [Int]
+
+    /// A model from its parts.
+    ///
+    /// - Parameters:
+    ///   - name: The model name.
+    ///   - index: Its position in its architecture's `models`.
+    ///   - vendor: The vendor name, if any.
+    ///   - parent: The model it is defined from, if any.
+    ///   - decodesHost: Whether libvirt may name it for a host CPU.
+    ///   - decodesGuest: Whether libvirt may name it for a guest CPU.
+    ///   - signatures: Family/model signatures.
+    ///   - processorVersions: PVR values (ppc64, arm).
+    ///   - features: Its features, the parent's included.
+    ///   - retiredFeatureOrder: Its `removed='yes'` features, in listing order.
+    public init(name: String, index: Int, vendor: String?, parent: String?, decodesHost: Bool, decodesGuest: Bool,
+                signatures: [CPUSignature], processorVersions: [String], features: FeatureSet,
+                retiredFeatureOrder: [Int]) {
+        self.name = name
+        self.index = index
+        self.vendor = vendor
+        self.parent = parent
+        self.decodesHost = decodesHost
+        self.decodesGuest = decodesGuest
+        self.signatures = signatures
+        self.processorVersions = processorVersions
+        self.features = features
+        self.retiredFeatureOrder = retiredFeatureOrder
+        retiredFeatures = FeatureSet(retiredFeatureOrder)
+    }
 }
 
 /// One architecture's part of the CPU map (`x86`, `ppc64`, `arm`).

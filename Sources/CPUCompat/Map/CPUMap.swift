@@ -8,13 +8,14 @@ public struct CPUMap: Hashable, Sendable {
         case directory(String)
         /// A single legacy `cpu_map.xml` file.
         case legacyFile(String)
-        /// The snapshot compiled into cpucompat.
-        case builtIn
+        /// A map compiled into cpucompat, of the libvirt release given (`12.9`).
+        case builtIn(release: String)
 
+        /// The path, or `built-in:12.9`.
         public var description: String {
             switch self {
             case let .directory(path), let .legacyFile(path): path
-            case .builtIn: "built-in"
+            case let .builtIn(release): "built-in:\(release)"
             }
         }
     }

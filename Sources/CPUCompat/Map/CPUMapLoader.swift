@@ -11,30 +11,50 @@ extension CPUMap {
     ///
     /// - Throws: `CPUCompatError` naming the file and the problem.
     public init(contentsOf path: String) throws(CPUCompatError) {
-        try self.init(contentsOf: path, usingBuiltInWhenIdentical: true)
+        try self.init(contentsOf: path, usingSnapshots: true)
     }
 
-    /// Loads a map; with `usingBuiltInWhenIdentical`, a folder whose files are
-    /// byte for byte those the built-in map was made from is not parsed again:
-    /// the built-in map is that folder's map, already read (several
-    /// milliseconds saved on every run on a machine with libvirt 9.0).
-    init(contentsOf path: String, usingBuiltInWhenIdentical: Bool) throws(CPUCompatError) {
+    /// Loads a map. With `usingSnapshots`, a folder is parsed only when it
+    /// must be: one whose files are byte for byte those a built-in map was
+    /// made from is that built-in map, already compiled (libvirt 12.9's 205
+    /// files cost some 20 ms to parse on every run), and any other folder is
+    /// parsed once and then read from the user's cache (`CPUMapCache`).
+    ///
+    /// - Parameters:
+    ///   - path: A `cpu_map` folder, a legacy `cpu_map.xml`, or a snapshot file.
+    ///   - usingSnapshots: False to parse a folder's XML whatever the built-in
+    ///     maps and the cache hold (the exporter does, to make a built-in map).
+    /// - Throws: `CPUCompatError` naming the file and the problem.
+    public init(contentsOf path: String, usingSnapshots: Bool) throws(CPUCompatError) {
+        try self.init(contentsOf: path, usingSnapshots: usingSnapshots, cache: .user)
+    }
+
+    init(contentsOf path: String, usingSnapshots: Bool, cache: CPUMapCache) throws(CPUCompatError) {
         if FileSystem.isDirectory(path) {
             let index = FileSystem.join(path, "index.xml")
             guard FileSystem.exists(index) else {
                 throw .unreadable(path: path, reason: "not a CPU map folder (it has no index.xml)")
             }
             let fingerprint = try CPUMap.fingerprint(ofFolder: path)
-            if usingBuiltInWhenIdentical, var builtIn = try? CPUMap.builtIn(), builtIn.folderFingerprint == fingerprint {
-                builtIn.origin = .directory(path)
-                self = builtIn
-                return
+            let origin = Origin.directory(path)
+            if usingSnapshots {
+                if let builtIn = BuiltInCPUMap.all.first(where: { $0.fingerprint == fingerprint }),
+                   var map = try? builtIn.load() {
+                    map.origin = origin
+                    self = map
+                    return
+                }
+                if let cached = cache.load(fingerprint: fingerprint, origin: origin) {
+                    self = cached
+                    return
+                }
             }
-            self = try CPUMapLoader(folder: path).load(file: index, origin: .directory(path))
+            self = try CPUMapLoader(folder: path).load(file: index, origin: origin)
             folderFingerprint = fingerprint
+            if usingSnapshots { cache.store(self) }
         } else {
             let bytes = try FileSystem.read(path)
-            if bytes.starts(with: Array(CPUMap.snapshotHeader.utf8)) {
+            if bytes.starts(with: Array(CPUMap.snapshotHeaderVersion1.utf8.dropLast())) {
                 self = try CPUMap(snapshot: String(decoding: bytes, as: UTF8.self), origin: .legacyFile(path))
                 return
             }
@@ -45,31 +65,16 @@ extension CPUMap {
 }
 
 extension CPUMap {
-    /// A fingerprint of a map folder: a 64-bit multiply-xor hash (FNV-1a's
-    /// constants, eight bytes a step) over the names, sizes and bytes of its
-    /// `*.xml` files in name order. Equal fingerprints mean, short of a
+    /// A fingerprint of a map folder: `FNV1a64` over the names, sizes and
+    /// bytes of its `*.xml` files in name order. Equal fingerprints mean, short of a
     /// deliberate collision, the same files and so the same map.
     static func fingerprint(ofFolder path: String) throws(CPUCompatError) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ bytes: [UInt8]) {
-            hash = (hash ^ UInt64(bytes.count)) &* 0x100_0000_01b3
-            bytes.withUnsafeBytes { raw in
-                var offset = 0
-                while offset + 8 <= raw.count {
-                    hash = (hash ^ raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0x100_0000_01b3
-                    offset += 8
-                }
-                while offset < raw.count {
-                    hash = (hash ^ UInt64(raw[offset])) &* 0x100_0000_01b3
-                    offset += 1
-                }
-            }
-        }
+        var hash = FNV1a64()
         for name in try FileSystem.contents(ofDirectory: path) where name.hasSuffix(".xml") {
-            mix(Array(name.utf8))
-            mix(try FileSystem.read(FileSystem.join(path, name)))
+            hash.mix(Array(name.utf8))
+            hash.mix(try FileSystem.read(FileSystem.join(path, name)))
         }
-        return String(hash, radix: 16)
+        return hash.hex
     }
 }
 
@@ -122,9 +127,21 @@ private struct ArchitectureBuilder {
         var decodesGuest: Bool?
         var signatures: [CPUSignature] = []
         var processorVersions: [String] = []
-        var featureNames: [(name: String, line: Int, removed: Bool)] = []
+        var featureNames: [(name: String, line: Int, status: FeatureStatus)] = []
         var path: String
         var line: Int
+    }
+
+    /// How a model's `<feature>` element relates the feature to the model.
+    enum FeatureStatus {
+        /// Part of the model.
+        case member
+        /// `removed='yes'`: QEMU dropped it from the model (retired).
+        case retired
+        /// `added='yes'` (libvirt 10.2 on): listed for QEMU's sake, but
+        /// libvirt counts it as part of neither this model nor those that
+        /// inherit from it.
+        case addedLater
     }
 
     init(name: String) { self.name = name }
@@ -257,7 +274,9 @@ private struct ArchitectureBuilder {
                 guard let feature = child.attribute("name") else {
                     throw .invalidMap(path: path, line: child.line, message: "a feature of model \(name) has no name")
                 }
-                model.featureNames.append((feature, child.line, child.attribute("removed") == "yes"))
+                let status: FeatureStatus = child.attribute("removed") == "yes" ? .retired
+                    : child.attribute("added") == "yes" ? .addedLater : .member
+                model.featureNames.append((feature, child.line, status))
             default:
                 continue
             }
@@ -296,19 +315,23 @@ private struct ArchitectureBuilder {
             throw .unknownVendor(name: vendor, path: pending.path, line: pending.line)
         }
         var features = parent?.features ?? FeatureSet()
-        var removed = parent?.removedFeatures ?? FeatureSet()
-        for (feature, line, isRemoved) in pending.featureNames {
+        var retired = parent?.retiredFeatureOrder ?? []
+        for (feature, line, status) in pending.featureNames {
             guard let index = featureIndexByName[feature] else {
                 throw .unknownFeature(name: feature, path: pending.path, line: line)
             }
-            if isRemoved { removed.insert(index) } else { features.insert(index) }
+            switch status {
+            case .member: features.insert(index)
+            case .retired where !retired.contains(index): retired.append(index)
+            case .retired, .addedLater: continue
+            }
         }
         let model = CPUModel(
             name: pending.name, index: position, vendor: vendor, parent: pending.parent,
             decodesHost: pending.decodesHost ?? true, decodesGuest: pending.decodesGuest ?? true,
             signatures: pending.signatures.isEmpty ? parent?.signatures ?? [] : pending.signatures,
             processorVersions: pending.processorVersions.isEmpty ? parent?.processorVersions ?? [] : pending.processorVersions,
-            features: features, removedFeatures: removed)
+            features: features, retiredFeatureOrder: retired)
         resolved[position] = model
         return model
     }

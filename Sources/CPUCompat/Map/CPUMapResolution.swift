@@ -2,34 +2,37 @@
 extension CPUMap {
     /// The environment variable that names a CPU map folder or file.
     public static let environmentVariable = "CPUCOMPAT_CPU_MAP"
-    /// The name that selects the built-in map where a path is expected.
+    /// The name that selects the newest built-in map where a path is
+    /// expected; `built-in:9.0` selects the map of one release.
     public static let builtInName = "built-in"
     /// Where libvirt installs its CPU map.
     public static let systemPath = "/usr/share/libvirt/cpu_map"
 
     /// The CPU map cpucompat uses: `explicitPath` (the `--cpu-map` option) if
     /// given, else `$CPUCOMPAT_CPU_MAP`, else libvirt's installed map at
-    /// `/usr/share/libvirt/cpu_map`, else the built-in snapshot.
-    /// The name `built-in` in place of a path selects the built-in snapshot.
+    /// `/usr/share/libvirt/cpu_map`, else the newest built-in map.
+    /// In place of a path, `built-in` selects the newest built-in map and
+    /// `built-in:RELEASE` (`built-in:9.0`) the map of that libvirt release.
     ///
     /// A path that is given but cannot be loaded is an error; only the
     /// system path falls through silently when it is absent.
     ///
+    /// - Parameters:
+    ///   - explicitPath: The `--cpu-map` argument, if any.
+    ///   - usingSnapshots: False to parse a folder's XML even when a built-in
+    ///     map or the user's cache holds it compiled.
+    /// - Returns: The map.
     /// - Throws: `CPUCompatError` naming the map path and the problem.
-    public static func resolve(explicitPath: String? = nil) throws(CPUCompatError) -> CPUMap {
+    public static func resolve(explicitPath: String? = nil, usingSnapshots: Bool = true) throws(CPUCompatError) -> CPUMap {
         if let path = explicitPath ?? FileSystem.environment(environmentVariable) {
             if path == builtInName { return try builtIn() }
+            if path.hasPrefix(builtInName + ":") { return try builtIn(release: String(path.dropFirst(builtInName.count + 1))) }
             guard FileSystem.exists(path) else { throw .unreadable(path: path, reason: "no such CPU map folder or file") }
-            return try CPUMap(contentsOf: path)
+            return try CPUMap(contentsOf: path, usingSnapshots: usingSnapshots)
         }
         if FileSystem.exists(FileSystem.join(systemPath, "index.xml")) {
-            return try CPUMap(contentsOf: systemPath)
+            return try CPUMap(contentsOf: systemPath, usingSnapshots: usingSnapshots)
         }
         return try builtIn()
-    }
-
-    /// The snapshot compiled into cpucompat (see `BuiltInCPUMap.swift` for its origin).
-    public static func builtIn() throws(CPUCompatError) -> CPUMap {
-        try CPUMap(snapshot: builtInCPUMapSnapshot, origin: .builtIn)
     }
 }

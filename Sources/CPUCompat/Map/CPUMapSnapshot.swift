@@ -15,7 +15,10 @@
 ///     feature rdctl-no msr=10a/0/1
 ///     model Haswell vendor=Intel decode=host,guest sig=6/60 sig=6/63 features=…
 extension CPUMap {
-    static let snapshotHeader = "cpucompat-cpu-map 1"
+    static let snapshotHeader = "cpucompat-cpu-map 2"
+    /// Version 1 (cpucompat before libvirt 11.3 support) stored retired
+    /// features as a set, `removed=<hexWords>`; it is still read.
+    static let snapshotHeaderVersion1 = "cpucompat-cpu-map 1"
 
     /// The map in snapshot form, the input `init(snapshot:)` reads back.
     ///
@@ -62,7 +65,9 @@ extension CPUMap {
                 }
                 for version in model.processorVersions { fields.append("pvr=\(escape(version))") }
                 fields.append("features=\(model.features.hexWords)")
-                if !model.removedFeatures.isEmpty { fields.append("removed=\(model.removedFeatures.hexWords)") }
+                if !model.retiredFeatureOrder.isEmpty {
+                    fields.append("retired=\(model.retiredFeatureOrder.map(String.init).joined(separator: ","))")
+                }
                 lines.append(fields.joined(separator: " "))
             }
         }
@@ -75,7 +80,7 @@ extension CPUMap {
     ///   - text: The snapshot.
     ///   - origin: What to report as the map's origin.
     /// - Throws: `CPUCompatError.invalidMap` naming the line that cannot be read.
-    public init(snapshot text: String, origin: Origin = .builtIn) throws(CPUCompatError) {
+    public init(snapshot text: String, origin: Origin) throws(CPUCompatError) {
         // The built-in map is read on every run: this works on bytes, making
         // a String only for each name it keeps.
         let bytes = Array(text.utf8)
@@ -104,7 +109,9 @@ extension CPUMap {
             if line.isEmpty { continue }
             let bad = CPUCompatError.invalidMap(path: origin.description, line: lineNumber, message: "unreadable snapshot line")
             if lineNumber == 1 {
-                guard line.elementsEqual(Self.snapshotHeader.utf8) else { throw bad }
+                guard line.elementsEqual(Self.snapshotHeader.utf8) || line.elementsEqual(Self.snapshotHeaderVersion1.utf8) else {
+                    throw bad
+                }
                 continue
             }
             let fields = split(line, UInt8(ascii: " ")).filter { !$0.isEmpty }
@@ -155,7 +162,7 @@ extension CPUMap {
             case "model":
                 guard currentName != nil, let featureWords = value("features"),
                       let modelFeatures = FeatureSet(hexWords: Substring(decoding: featureWords, as: UTF8.self)),
-                      let removed = FeatureSet(hexWords: Substring(decoding: value("removed") ?? [], as: UTF8.self)) else { throw bad }
+                      let retired = retiredOrder(value("retired"), legacySet: value("removed")) else { throw bad }
                 let decode = split(value("decode") ?? [], UInt8(ascii: ","))
                 var signatures: [CPUSignature] = []
                 for attribute in attributes where attribute.key.elementsEqual("sig".utf8) {
@@ -175,7 +182,7 @@ extension CPUMap {
                     decodesGuest: decode.contains { $0.elementsEqual("guest".utf8) },
                     signatures: signatures,
                     processorVersions: attributes.filter { $0.key.elementsEqual("pvr".utf8) }.map { unescape($0.value) },
-                    features: modelFeatures, removedFeatures: removed))
+                    features: modelFeatures, retiredFeatureOrder: retired))
             default:
                 throw bad
             }
@@ -209,6 +216,21 @@ private func split(_ bytes: ArraySlice<UInt8>, _ separator: UInt8) -> [ArraySlic
     bytes.split(separator: separator, omittingEmptySubsequences: false)
 }
 
+/// A model's retired features: version 2's ordered `retired=3,1` list, or
+/// version 1's `removed=<hexWords>` set in map order; nil when unreadable.
+private func retiredOrder(_ list: ArraySlice<UInt8>?, legacySet: ArraySlice<UInt8>?) -> [Int]? {
+    if let legacySet {
+        return FeatureSet(hexWords: Substring(decoding: legacySet, as: UTF8.self)).map(Array.init)
+    }
+    guard let list, !list.isEmpty else { return [] }
+    var order: [Int] = []
+    for field in split(list, UInt8(ascii: ",")) {
+        guard let index = decimal(field), index >= 0 else { return nil }
+        order.append(index)
+    }
+    return order
+}
+
 private func hexNumber(_ bytes: ArraySlice<UInt8>) -> UInt32? {
     guard !bytes.isEmpty, bytes.count <= 8 else { return nil }
     var value: UInt32 = 0
@@ -231,8 +253,13 @@ private func decimal(_ bytes: ArraySlice<UInt8>) -> Int? {
 private func hex(_ value: UInt32) -> String { String(value, radix: 16) }
 
 /// Names may hold spaces (`ThunderX2 99xx`); fields are space-separated.
-private func escape(_ name: String) -> String {
-    name.replacingAll("%", with: "%25").replacingAll(" ", with: "%20")
+private func escape(_ name: String) -> String { CPUMap.snapshotEscape(name) }
+
+extension CPUMap {
+    /// A name as the snapshot writes it: `%` and space percent-encoded.
+    static func snapshotEscape(_ name: String) -> String {
+        name.replacingAll("%", with: "%25").replacingAll(" ", with: "%20")
+    }
 }
 
 private func unescape(_ field: ArraySlice<UInt8>) -> String {

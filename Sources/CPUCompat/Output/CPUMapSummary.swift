@@ -36,3 +36,32 @@ public struct CPUMapSummary: Hashable, Sendable, Codable {
         return lines.joined(separator: "\n") + "\n"
     }
 }
+
+/// One line of `cpucompat map --list`: a built-in map.
+public struct BuiltInCPUMapEntry: Hashable, Sendable, Codable {
+    /// `built-in:12.9`, the `--cpu-map` value that selects it.
+    public var name: String
+    /// The libvirt version (`12.9.0`).
+    public var libvirtVersion: String
+    /// The Debian package it was taken from.
+    public var provenance: String
+    /// Whether it is `built-in`, the newest.
+    public var isDefault: Bool
+    /// Whether it is the map in use (by name, or an installed map identical to it).
+    public var inUse: Bool
+
+    /// Every built-in map, oldest first.
+    ///
+    /// - Parameter version: The libvirt version of the map in use, if known.
+    public static func all(markingInUse version: String?) -> [BuiltInCPUMapEntry] {
+        BuiltInCPUMap.all.map { map in
+            BuiltInCPUMapEntry(name: map.description, libvirtVersion: map.libvirtVersion, provenance: map.provenance,
+                               isDefault: map == BuiltInCPUMap.newest, inUse: map.libvirtVersion == version)
+        }
+    }
+
+    /// `* built-in:12.9  libvirt 12.9.0  cpu_map of …  (the default built-in map)`.
+    public var text: String {
+        "\(inUse ? "*" : " ") \(name)  libvirt \(libvirtVersion)  \(provenance)\(isDefault ? " (built-in)" : "")\n"
+    }
+}
