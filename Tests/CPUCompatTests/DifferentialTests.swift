@@ -786,3 +786,55 @@ private struct CaseGenerator {
         return xml + "</cpu>\n"
     }
 }
+
+// MARK: - The default built-in map on real hosts
+
+/// With no libvirt installed, cpucompat uses its newest built-in map: it must
+/// read every real host of libvirt's test data, and its baseline of each
+/// vendor's hosts must be libvirt 12.9's.
+@Suite("The default built-in map on the corpus hosts")
+struct BuiltInMapCorpusTests {
+    @Test(.enabled(if: Oracle.corpusPresent, Oracle.corpusSkipReason))
+    func readsEveryCorpusHost() throws {
+        let map = try CPUMap.builtIn()
+        let names = try FileManager.default.contentsOfDirectory(atPath: Oracle.corpusFolder)
+            .filter { $0.hasPrefix("x86_64-cpuid-") && $0.hasSuffix("-host.xml") }
+        #expect(names.count == 71)
+        for name in names {
+            #expect(throws: Never.self, "\(name)") { try map.readSingleCPU(contentsOf: Oracle.corpusFolder + "/" + name) }
+        }
+    }
+
+    @Test(.enabled(if: Oracle.corpusPresent, Oracle.corpusSkipReason),
+          .enabled(if: Oracle.v12_9.isAvailable, Oracle.v12_9.skipReason))
+    func baselineOfEachVendorsHostsIsLibvirt12_9s() throws {
+        let map = try CPUMap.builtIn()
+        let x86 = try #require(map.x86)
+        let names = try FileManager.default.contentsOfDirectory(atPath: Oracle.corpusFolder)
+            .filter { $0.hasPrefix("x86_64-cpuid-") && $0.hasSuffix("-host.xml") }.sorted()
+        var byVendor: [String: String] = [:]
+        var all = ""
+        for name in names {
+            var xml = try String(contentsOfFile: Oracle.corpusFolder + "/" + name, encoding: .utf8)
+            if !xml.hasSuffix("\n") { xml += "\n" }
+            let vendor = try #require(try CPUDefinitionReader.read(Array(xml.utf8), path: name).first?.vendor)
+            byVendor[vendor, default: ""] += xml
+            all += xml
+        }
+        let scratch = makeScratchDirectory()
+        defer { removeTree(scratch) }
+        var report = MismatchReport(title: "built-in map, corpus hosts by vendor")
+        for (label, xml) in byVendor.sorted(by: { $0.key < $1.key }) + [("every vendor", all)] {
+            let file = scratch + "/\(label.replacingAll(" ", with: "-")).xml"
+            write(xml, to: file)
+            for expand in [false, true] {
+                report.add(try Oracle.v12_9.compare(file: file, xml: xml, map: map, x86: x86, expand: expand,
+                                                    label: "built-in map: \(label)", kind: "corpus by vendor"))
+            }
+        }
+        #expect(report.comparisons == 2 * (byVendor.count + 1))
+        print("built-in map against libvirt 12.9: \(byVendor.count) vendors' hosts and all 71 together, "
+              + "\(report.comparisons) comparisons, \(report.mismatches.count) mismatches, \(report.failuresAgreed) agreed failures")
+        report.record()
+    }
+}

@@ -107,15 +107,18 @@ extension CPUMap {
         for line in split(bytes[...], UInt8(ascii: "\n")) {
             lineNumber += 1
             if line.isEmpty { continue }
-            let bad = CPUCompatError.invalidMap(path: origin.description, line: lineNumber, message: "unreadable snapshot line")
+            // Made only when needed: the description is a String, and there are hundreds of lines.
+            func bad() -> CPUCompatError {
+                .invalidMap(path: origin.description, line: lineNumber, message: "unreadable snapshot line")
+            }
             if lineNumber == 1 {
                 guard line.elementsEqual(Self.snapshotHeader.utf8) || line.elementsEqual(Self.snapshotHeaderVersion1.utf8) else {
-                    throw bad
+                    throw bad()
                 }
                 continue
             }
             let fields = split(line, UInt8(ascii: " ")).filter { !$0.isEmpty }
-            guard fields.count >= 2 else { throw bad }
+            guard fields.count >= 2 else { throw bad() }
             let name = unescape(fields[1])
             let attributes = fields.dropFirst(2).map(SnapshotField.init)
             func value(_ key: String) -> ArraySlice<UInt8>? { attributes.first { $0.key.elementsEqual(key.utf8) }?.value }
@@ -132,10 +135,10 @@ extension CPUMap {
                 finishArchitecture()
                 currentName = name
             case "vendor":
-                guard currentName != nil else { throw bad }
+                guard currentName != nil else { throw bad() }
                 vendors.append(CPUVendor(name: name, string: string("string"), value: string("value")))
             case "feature":
-                guard currentName != nil else { throw bad }
+                guard currentName != nil else { throw bad() }
                 let index = features.count
                 var aliases: [CPUFeature.Alias] = []
                 var bits: [CPUFeature.Bit] = []
@@ -147,31 +150,31 @@ extension CPUMap {
                         aliases.append(.init(name: unescape(parts[0]), source: parts[1].elementsEqual("-".utf8) ? nil : unescape(parts[1])))
                     case "cpuid" where parts.count == 4:
                         guard let leaf = hexNumber(parts[0]), let mask = hexNumber(parts[3]),
-                              let register = CPUFeature.Register(rawValue: String(decoding: parts[2], as: UTF8.self)) else { throw bad }
+                              let register = CPUFeature.Register(rawValue: String(decoding: parts[2], as: UTF8.self)) else { throw bad() }
                         bits.append(.cpuid(leaf: leaf, subleaf: hexNumber(parts[1]), register: register, mask: mask))
                     case "msr" where parts.count == 3:
-                        guard let msr = hexNumber(parts[0]), let edx = hexNumber(parts[1]), let eax = hexNumber(parts[2]) else { throw bad }
+                        guard let msr = hexNumber(parts[0]), let edx = hexNumber(parts[1]), let eax = hexNumber(parts[2]) else { throw bad() }
                         bits.append(.msr(index: msr, edx: edx, eax: eax))
                     case "nomigrate":
                         migratable = false
                     default:
-                        throw bad
+                        throw bad()
                     }
                 }
                 features.append(CPUFeature(name: name, index: index, aliases: aliases, isMigratable: migratable, bits: bits))
             case "model":
                 guard currentName != nil, let featureWords = value("features"),
-                      let modelFeatures = FeatureSet(hexWords: Substring(decoding: featureWords, as: UTF8.self)),
-                      let retired = retiredOrder(value("retired"), legacySet: value("removed")) else { throw bad }
+                      let modelFeatures = FeatureSet(hexWords: featureWords),
+                      let retired = retiredOrder(value("retired"), legacySet: value("removed")) else { throw bad() }
                 let decode = split(value("decode") ?? [], UInt8(ascii: ","))
                 var signatures: [CPUSignature] = []
                 for attribute in attributes where attribute.key.elementsEqual("sig".utf8) {
                     let parts = split(attribute.value, UInt8(ascii: "/"))
-                    guard parts.count >= 2, let family = decimal(parts[0]), let number = decimal(parts[1]) else { throw bad }
+                    guard parts.count >= 2, let family = decimal(parts[0]), let number = decimal(parts[1]) else { throw bad() }
                     var steppings: ClosedRange<Int>?
                     if parts.count == 3 {
                         let bounds = split(parts[2], UInt8(ascii: "-")).compactMap(decimal)
-                        guard bounds.count == 2, bounds[0] <= bounds[1] else { throw bad }
+                        guard bounds.count == 2, bounds[0] <= bounds[1] else { throw bad() }
                         steppings = bounds[0]...bounds[1]
                     }
                     signatures.append(CPUSignature(family: family, model: number, steppings: steppings))
@@ -184,7 +187,7 @@ extension CPUMap {
                     processorVersions: attributes.filter { $0.key.elementsEqual("pvr".utf8) }.map { unescape($0.value) },
                     features: modelFeatures, retiredFeatureOrder: retired))
             default:
-                throw bad
+                throw bad()
             }
         }
         finishArchitecture()
@@ -220,7 +223,7 @@ private func split(_ bytes: ArraySlice<UInt8>, _ separator: UInt8) -> [ArraySlic
 /// version 1's `removed=<hexWords>` set in map order; nil when unreadable.
 private func retiredOrder(_ list: ArraySlice<UInt8>?, legacySet: ArraySlice<UInt8>?) -> [Int]? {
     if let legacySet {
-        return FeatureSet(hexWords: Substring(decoding: legacySet, as: UTF8.self)).map(Array.init)
+        return FeatureSet(hexWords: legacySet).map(Array.init)
     }
     guard let list, !list.isEmpty else { return [] }
     var order: [Int] = []

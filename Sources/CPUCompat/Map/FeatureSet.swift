@@ -119,13 +119,32 @@ public struct FeatureSet: Hashable, Sendable, Sequence {
         return words[..<end].map { String($0, radix: 16) }.joined(separator: ",")
     }
 
-    /// Reads `hexWords`' format back.
-    init?(hexWords: Substring) {
+    /// Reads `hexWords`' format back, from the snapshot's bytes (the
+    /// built-in map holds a few hundred of these, read on every run).
+    init?(hexWords: ArraySlice<UInt8>) {
         words = []
         guard !hexWords.isEmpty else { return }
-        for part in hexWords.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let word = UInt64(part, radix: 16) else { return nil }
-            words.append(word)
+        words.reserveCapacity(hexWords.count / 17 + 1)
+        var word: UInt64 = 0
+        var digits = 0
+        for byte in hexWords {
+            let digit: UInt64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: ","):
+                guard digits > 0 else { return nil }
+                words.append(word)
+                word = 0
+                digits = 0
+                continue
+            default: return nil
+            }
+            guard digits < 16 else { return nil }
+            word = word << 4 | digit
+            digits += 1
         }
+        guard digits > 0 else { return nil }
+        words.append(word)
     }
 }
