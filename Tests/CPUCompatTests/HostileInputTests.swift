@@ -6,13 +6,14 @@ import Testing
 // refused with one `CPUCompatError` whose description is exactly the line the
 // CLI prints (`FILE:LINE: what is wrong`, or `FILE: …` where no line is
 // known), without the content of any file the document points at
-// (/etc/passwd) and within a sanity bound on wall time (not a benchmark).
+// (/etc/passwd). The suite has a time limit as a hang guard; speed is measured
+// by the benchmarks, never asserted here.
 //
 // Every crafted input is generated here and written to a scratch folder;
 // none is stored under Fixtures. HostileInputCommandTests runs the same kinds
 // of input through the built binary.
 
-@Suite struct HostileInputTests {}
+@Suite(.timeLimit(.minutes(2))) struct HostileInputTests {}
 
 // MARK: - Shared helpers
 
@@ -29,10 +30,6 @@ extension HostileInputTests {
         let first = text.split(separator: "\n").first.map { String($0.prefix(10)) } ?? ""
         return first.count == 10 ? first : "root:x:0:0"
     }()
-
-    /// The sanity bound on one library call: hostile input must be refused
-    /// quickly, not after expanding or fetching anything.
-    static let bound: Duration = .seconds(2)
 
     static let doctypeRefused = "a DOCTYPE is not accepted (cpucompat reads libvirt XML, which has none)"
     static let tooDeep = "the elements nest too deeply (libxml2's limit is 256 levels)"
@@ -61,14 +58,11 @@ extension HostileInputTests {
     }
 
     /// Runs `body`, which must throw; checks the error's description is
-    /// `expected`, one line, leaks nothing and came within the bound.
+    /// `expected`, one line, and leaks nothing.
     static func expectRefusal(_ expected: String, sourceLocation: SourceLocation = #_sourceLocation,
                               _ body: () throws(CPUCompatError) -> Void) {
-        let clock = ContinuousClock()
-        let start = clock.now
         var caught: CPUCompatError?
         do throws(CPUCompatError) { try body() } catch { caught = error }
-        let elapsed = clock.now - start
         guard let caught else {
             Issue.record("expected the error \(expected), but nothing was thrown", sourceLocation: sourceLocation)
             return
@@ -76,18 +70,14 @@ extension HostileInputTests {
         checkDescription(caught.description, sourceLocation: sourceLocation)
         let matches = caught.description == expected
         #expect(matches, "got \(shortened(caught.description)), expected \(expected)", sourceLocation: sourceLocation)
-        #expect(elapsed < bound, "took \(elapsed)", sourceLocation: sourceLocation)
     }
 
     /// Like `expectRefusal`, for inputs whose exact wording is libxml2's and
     /// varies with the input: the description must start with `prefix`.
     static func expectRefusal(prefix: String, sourceLocation: SourceLocation = #_sourceLocation,
                               _ body: () throws(CPUCompatError) -> Void) {
-        let clock = ContinuousClock()
-        let start = clock.now
         var caught: CPUCompatError?
         do throws(CPUCompatError) { try body() } catch { caught = error }
-        let elapsed = clock.now - start
         guard let caught else {
             Issue.record("expected an error starting \(prefix), but nothing was thrown", sourceLocation: sourceLocation)
             return
@@ -95,7 +85,6 @@ extension HostileInputTests {
         checkDescription(caught.description, sourceLocation: sourceLocation)
         #expect(caught.description.hasPrefix(prefix), "\(shortened(caught.description))", sourceLocation: sourceLocation)
         #expect(caught.description.count > prefix.count, sourceLocation: sourceLocation)
-        #expect(elapsed < bound, "took \(elapsed)", sourceLocation: sourceLocation)
     }
 
     /// Checks `body` refuses `document` as `expected` says, word for word

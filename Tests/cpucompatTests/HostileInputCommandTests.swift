@@ -7,9 +7,10 @@ import Testing
 // line on standard error, `cpucompat: FILE:LINE: what is wrong` (or
 // `cpucompat: FILE: …` where no line is known), nothing on standard output,
 // exit with status 2 (bad input), never show the content of a file the input
-// points at (/etc/passwd), and finish within a sanity bound on wall time (not
-// a benchmark). `patch --in-place` must leave the file byte for byte as it
-// was, with no temporary file beside it.
+// points at (/etc/passwd), and finish: a run still going after 60 s is killed
+// and fails (a hang guard, not a speed test; speed is for the benchmarks).
+// `patch --in-place` must leave the file byte for byte as it was, with no
+// temporary file beside it.
 //
 // Every crafted input is generated here and written to a scratch folder;
 // none is stored under Fixtures. HostileInputTests checks the same kinds of
@@ -20,10 +21,10 @@ import Testing
 // MARK: - Running the binary
 
 extension HostileInputCommandTests {
-    /// The sanity bound on one run of the binary.
-    static let bound: Duration = .seconds(2)
-    /// A run still going after this long is killed, so a hang fails the test instead of the whole suite.
-    static let watchdog: Double = 30
+    /// A run still going after this long is killed, so a hang fails the test
+    /// instead of the whole suite. Generous on purpose: the suite must pass on
+    /// a 2-core machine that is busy with something else.
+    static let watchdog: Double = 60
 
     static let storyHosts = ["--host", "Fixtures/kvm02.xml", "--host", "Fixtures/kvm03.xml"]
     static let doctypeRefused = "a DOCTYPE is not accepted (cpucompat reads libvirt XML, which has none)"
@@ -37,19 +38,18 @@ extension HostileInputCommandTests {
         return first.count == 10 ? first : "root:x:0:0"
     }()
 
-    struct TimedRun {
+    struct WatchedRun {
         var status: Int32
         var exited: Bool
         var stdout: String
         var stderr: String
-        var elapsed: Duration
     }
 
     /// Runs cpucompat like `CLI.run` (in the package root, without
-    /// `$CPUCOMPAT_CPU_MAP`), timing it and killing it after `watchdog`
+    /// `$CPUCOMPAT_CPU_MAP`), killing it after `watchdog`
     /// seconds. Both pipes are drained at once, so a flood on standard error
     /// cannot block the child. With `asUser`, runs as that uid through setpriv.
-    static func run(_ arguments: [String], environment: [String: String] = [:], asUser uid: Int? = nil) throws -> TimedRun {
+    static func run(_ arguments: [String], environment: [String: String] = [:], asUser uid: Int? = nil) throws -> WatchedRun {
         let process = Process()
         if let uid {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -67,8 +67,6 @@ extension HostileInputCommandTests {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        let clock = ContinuousClock()
-        let start = clock.now
         try process.run()
         let pid = process.processIdentifier
         let watch = DispatchWorkItem { kill(pid, SIGKILL) }
@@ -83,10 +81,9 @@ extension HostileInputCommandTests {
         standardOutput.drain(out.fileHandleForReading, pid: pid)
         drained.wait()
         process.waitUntilExit()
-        let elapsed = clock.now - start
         watch.cancel()
-        return TimedRun(status: process.terminationStatus, exited: process.terminationReason == .exit,
-                        stdout: standardOutput.text, stderr: errorOutput.text, elapsed: elapsed)
+        return WatchedRun(status: process.terminationStatus, exited: process.terminationReason == .exit,
+                        stdout: standardOutput.text, stderr: errorOutput.text)
     }
 
     /// The first 64 KB of a stream, and its length. A child that floods a
@@ -144,7 +141,6 @@ extension HostileInputCommandTests {
             #expect(run.stderr.hasPrefix("cpucompat: \(location)") && run.stderr.count > "cpucompat: \(location)\n".count,
                     "\(command): \(run.stderr.prefix(500))", sourceLocation: sourceLocation)
         }
-        #expect(run.elapsed < bound, "\(command) took \(run.elapsed)", sourceLocation: sourceLocation)
     }
 
     /// A scratch folder, removed by `remove()`.

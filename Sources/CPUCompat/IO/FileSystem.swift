@@ -14,20 +14,43 @@ enum FileSystem {
 
     /// The whole content of `path`, or of standard input when `path` is `-`.
     ///
+    /// Limits come before allocation: a regular file larger than `limit` is
+    /// refused from its size, before anything is read; a pipe, FIFO or socket
+    /// (standard input, `<(command)`) is read in chunks and refused once it
+    /// passes `limit`; a device (`/dev/zero`) or a directory is refused at once.
+    ///
+    /// - Parameters:
+    ///   - path: The file, or `-`.
+    ///   - limit: The most to read; `maximumFileSize` but in tests.
     /// - Throws: `CPUCompatError.unreadable` naming the path and the reason
-    ///   (missing, permission denied, a directory).
-    static func read(_ path: String) throws(CPUCompatError) -> [UInt8] {
-        let descriptor = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+    ///   (missing, permission denied, a directory, a device, too large).
+    static func read(_ path: String, limit: Int = maximumFileSize) throws(CPUCompatError) -> [UInt8] {
+        let descriptor = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw .unreadable(path: path, reason: describe(errno)) }
         defer { if descriptor != STDIN_FILENO { close(descriptor) } }
 
         var status = stat()
-        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+        guard fstat(descriptor, &status) == 0 else { throw .unreadable(path: path, reason: describe(errno)) }
+        let tooLarge = CPUCompatError.unreadable(path: path, reason: "is larger than \(limit >> 20) MiB")
+        switch status.st_mode & S_IFMT {
+        case S_IFDIR:
             throw .unreadable(path: path, reason: "is a directory, not a file")
+        case S_IFCHR, S_IFBLK:
+            throw .unreadable(path: path, reason: "is a device, not a file")
+        case S_IFREG where Int(status.st_size) > limit:
+            throw tooLarge
+        default:
+            break
+        }
+        // Opened without blocking so that a FIFO with no writer cannot hang
+        // the open; reads block again from here on.
+        if descriptor != STDIN_FILENO {
+            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         }
         // Read straight into the array, growing it only when the file is
         // larger than it said (or is a pipe): no intermediate buffer.
         var capacity = status.st_mode & S_IFMT == S_IFREG && status.st_size > 0 ? Int(status.st_size) + 1 : 65536
+        capacity = min(capacity, limit + 1)
         var bytes = [UInt8](unsafeUninitializedCapacity: capacity) { _, count in count = 0 }
         var length = 0
         while true {
@@ -50,9 +73,7 @@ enum FileSystem {
                 throw .unreadable(path: path, reason: describe(failure))
             }
             length += count
-            if length > maximumFileSize {
-                throw .unreadable(path: path, reason: "is larger than \(maximumFileSize >> 20) MiB")
-            }
+            if length > limit { throw tooLarge }
         }
         return bytes
     }

@@ -27,8 +27,18 @@ public enum SafeFileUpdate {
     public static func update(_ path: String, followSymlinks: Bool = false, backupSuffix: String? = nil,
                               transform: ([UInt8]) throws(CPUCompatError) -> [UInt8]) throws(CPUCompatError) -> (old: [UInt8], new: [UInt8]) {
         let target = try resolveTarget(path, followSymlinks: followSymlinks)
+        // Only a regular file can be replaced, and only one within the size
+        // limit is read: checked before opening (a FIFO would block the open).
+        var kind = stat()
+        guard stat(target, &kind) == 0 else { throw .unreadable(path: path, reason: FileSystem.describe(errno)) }
+        guard kind.st_mode & S_IFMT == S_IFREG else {
+            throw .unwritable(path: path, reason: "is not a regular file, so it cannot be rewritten in place")
+        }
         let (descriptor, status) = try openLocked(target)
         defer { close(descriptor) }  // closing releases the lock
+        guard Int(status.st_size) <= FileSystem.maximumFileSize else {
+            throw .unreadable(path: path, reason: "is larger than \(FileSystem.maximumFileSize >> 20) MiB")
+        }
         let old = try readAll(descriptor, path: path)
         let new = try transform(old)
         guard new != old else { return (old, new) }
@@ -94,6 +104,9 @@ public enum SafeFileUpdate {
                 throw .unreadable(path: path, reason: FileSystem.describe(errno))
             }
             bytes += chunk[..<count]
+            if bytes.count > FileSystem.maximumFileSize {
+                throw .unreadable(path: path, reason: "is larger than \(FileSystem.maximumFileSize >> 20) MiB")
+            }
         }
     }
 
