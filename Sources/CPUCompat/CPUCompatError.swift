@@ -21,6 +21,8 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
     case unknownVendor(name: String, path: String, line: Int?)
     /// A CPU definition that is well-formed XML but not a valid CPU.
     case invalidCPU(path: String, line: Int?, message: String)
+    /// A guest definition where a host's CPU is expected; `reason` says what it is and what to give.
+    case notAHost(path: String, line: Int?, reason: String)
     /// A CPU map that cannot be used (duplicate or missing definitions, bad includes).
     case invalidMap(path: String, line: Int?, message: String)
     /// A computation over several CPUs that cannot succeed (different vendors,
@@ -49,12 +51,19 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .unknownVendor(name, path, line): "\(Self.location(path, line))Unknown CPU vendor \(name)"
         case let .invalidCPU(path, line, message): "\(Self.location(path, line))\(message)"
         case let .invalidMap(path, line, message): "\(Self.location(path, line))\(message)"
+        case let .notAHost(path, line, reason): "\(Self.location(path, line))\(reason)"
         case let .incompatible(message): message
         case let .unwritable(path, reason): "\(path): \(reason)"
         }
     }
 
-    private static func oneLine(_ text: String) -> String {
+    /// `text` as one line: line breaks and other control characters (C0, DEL
+    /// and C1) shown escaped, and words past 200 characters shortened. Every
+    /// diagnostic cpucompat prints goes through it.
+    ///
+    /// - Parameter text: A message that may hold text from input files.
+    /// - Returns: The message, safe to print as one line.
+    public static func oneLine(_ text: String) -> String {
         var result = ""
         var wordLength = 0
         for scalar in text.unicodeScalars {
@@ -67,7 +76,8 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
             case "\n": result += "\\n"
             case "\r": result += "\\r"
             case "\t": result += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+                || scalar.value == 0x2028 || scalar.value == 0x2029:
                 result += "\\u{\(String(scalar.value, radix: 16))}"
             default:
                 result.unicodeScalars.append(scalar)

@@ -43,14 +43,14 @@ struct BaselineCommand: ParsableCommand {
         try reportingErrors {
             let cpuMap = try map.load()
             var cpus: [CPU] = []
-            for file in files { cpus += try cpuMap.readCPUs(contentsOf: file) }
+            for file in files { cpus += try cpuMap.readHostCPUs(contentsOf: file) }
             let x86 = try cpuMap.x86Architecture(for: cpus)
             let baseline = try x86.baseline(of: cpus, options: .init(expandFeatures: features, migratableOnly: migratable,
                                                                      allowCrossVendor: allowCrossVendor))
             for warning in baseline.warnings { warn("warning: \(warning)") }
             switch format {
-            case .xml, .text: emit(baseline.libvirtXML + "\n")  // virsh ends its output with a blank line
-            case .json: emit(try JSONValue(encoding: BaselineReport(cpus: cpus.map { CPUSummary($0, in: x86) }, baseline: baseline)).rendered)
+            case .xml, .text: try emit(baseline.libvirtXML + "\n")  // virsh ends its output with a blank line
+            case .json: try emit(try JSONValue(encoding: BaselineReport(cpus: cpus.map { CPUSummary($0, in: x86) }, baseline: baseline)).rendered)
             }
         }
     }

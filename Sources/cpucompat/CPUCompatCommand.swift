@@ -29,4 +29,14 @@ struct CPUCompatCommand: ParsableCommand {
         subcommands: [DiffCommand.self, BaselineCommand.self, PatchCommand.self, CompareCommand.self,
                       ModelsCommand.self, MatrixCommand.self, ExplainCommand.self, MapCommand.self]
     )
+
+    static func main() {
+        // A closed pipe is a failed write to report (exit 2), not a silent death.
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -65,7 +65,7 @@ struct ModelsCommand: ParsableCommand {
             let cpuMap = try map.load()
             let hosts = try input.load(cpuMap)
             let report = try cpuMap.x86Architecture(for: hosts).modelUsability(of: hosts, includeAll: all, minHosts: minHosts)
-            emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
+            try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
         }
     }
 }
@@ -98,7 +98,7 @@ struct MatrixCommand: ParsableCommand {
             let cpuMap = try map.load()
             let hosts = try input.load(cpuMap)
             let matrix = try cpuMap.x86Architecture(for: hosts).migrationMatrix(of: hosts)
-            emit(format == .json ? try JSONValue(encoding: matrix).rendered : matrix.text)
+            try emit(format == .json ? try JSONValue(encoding: matrix).rendered : matrix.text)
         }
     }
 }
@@ -132,7 +132,7 @@ struct ExplainCommand: ParsableCommand {
             let cpuMap = try map.load()
             var explanations: [Explanation] = []
             for name in names { explanations.append(try cpuMap.explain(name)) }
-            emit(format == .json ? try JSONValue(encoding: explanations).rendered : explanations.map(\.text).joined(separator: "\n"))
+            try emit(format == .json ? try JSONValue(encoding: explanations).rendered : explanations.map(\.text).joined(separator: "\n"))
         }
     }
 }

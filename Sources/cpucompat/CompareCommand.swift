@@ -13,11 +13,13 @@ struct CompareCommand: ParsableCommand {
         "guest CPU doesn't match specification: missing features: …" in libvirt's order.
 
         A host-model or host-passthrough guest gets its CPU from the host it starts \
-        on: name that host with --started-on to compare the CPU it has there; \
-        without it the guest is compared as the CPU of HOST itself. The output \
-        says what the guest was compared as.
+        on, so whether it can move to HOST depends on that host: name it with \
+        --started-on. Without --started-on such a guest is refused with a line \
+        saying so (exit status 2): it could start on HOST, which says nothing about \
+        migrating it there. The output says what the guest was compared as.
 
-        Exit status: 0 when the guest can run on the host, 1 when it cannot, 2 on bad input.
+        Exit status: 0 when the guest can run on the host, 1 when it cannot, 2 on \
+        bad input (including a host-model guest without --started-on).
         """)
 
     @OptionGroup var map: MapOptions
@@ -44,15 +46,23 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         let comparison = try reportingErrors {
             let cpuMap = try map.load()
-            let hostCPU = try cpuMap.readSingleCPU(contentsOf: host)
+            let hostCPU = try cpuMap.readSingleHostCPU(contentsOf: host)
             let guestCPU = try cpuMap.readSingleCPU(contentsOf: guest)
-            let source = try startedOn.map { path throws(CPUCompatError) in try cpuMap.readSingleCPU(contentsOf: path) }
+            let source = try startedOn.map { path throws(CPUCompatError) in try cpuMap.readSingleHostCPU(contentsOf: path) }
+            if guestCPU.takesItsCPUFromTheHost, source == nil {
+                throw CPUCompatError.invalidCPU(
+                    path: guestCPU.definition.path, line: guestCPU.definition.line,
+                    message: "the guest's CPU is \(guestCPU.definition.mode ?? "host-model"): it takes the CPU of the host it "
+                        + "starts on, so whether it can run on \(host) depends on that host; name it with --started-on FILE")
+            }
             return try cpuMap.x86Architecture(for: [hostCPU, guestCPU] + (source.map { [$0] } ?? []))
                 .compare(guest: guestCPU, host: hostCPU, startedOn: source)
         }
-        switch format {
-        case .json: emit(try JSONValue(encoding: comparison).rendered)
-        case .text, .xml: emit(comparison.text)
+        try reportingErrors {
+            switch format {
+            case .json: try emit(try JSONValue(encoding: comparison).rendered)
+            case .text, .xml: try emit(comparison.text)
+            }
         }
         if !comparison.isRunnable { throw ExitCode(1) }
     }

@@ -37,13 +37,15 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         let diff = try reportingErrors {
             let cpuMap = try map.load()
-            let sourceCPU = try cpuMap.readSingleCPU(contentsOf: source)
-            let destinationCPU = try cpuMap.readSingleCPU(contentsOf: destination)
+            let sourceCPU = try cpuMap.readSingleHostCPU(contentsOf: source)
+            let destinationCPU = try cpuMap.readSingleHostCPU(contentsOf: destination)
             return try cpuMap.x86Architecture(for: [sourceCPU, destinationCPU]).diff(from: sourceCPU, to: destinationCPU)
         }
-        switch format {
-        case .json: emit(try JSONValue(encoding: diff).rendered)
-        case .text, .xml: emit(diff.text)
+        try reportingErrors {
+            switch format {
+            case .json: try emit(try JSONValue(encoding: diff).rendered)
+            case .text, .xml: try emit(diff.text)
+            }
         }
         if !diff.isIdentical { throw ExitCode(1) }
     }

@@ -42,21 +42,21 @@ struct MapCommand: ParsableCommand {
                 let inUse = try map.load().libvirtVersion
                 let entries = BuiltInCPUMapEntry.all(markingInUse: inUse)
                 switch format {
-                case .json: emit(try JSONValue(encoding: entries).rendered)
-                case .text, .xml: emit(entries.map(\.text).joined())
+                case .json: try emit(try JSONValue(encoding: entries).rendered)
+                case .text, .xml: try emit(entries.map(\.text).joined())
                 }
                 return
             }
             if snapshot {
                 let cpuMap = try map.load(usingSnapshots: false)
-                emit(cpuMap.snapshot(libvirtVersion: libvirtVersion ?? cpuMap.libvirtVersion,
+                try emit(cpuMap.snapshot(libvirtVersion: libvirtVersion ?? cpuMap.libvirtVersion,
                                      provenance: provenance ?? cpuMap.provenance))
                 return
             }
             let summary = CPUMapSummary(try map.load())
             switch format {
-            case .json: emit(try JSONValue(encoding: summary).rendered)
-            case .text, .xml: emit(summary.text)
+            case .json: try emit(try JSONValue(encoding: summary).rendered)
+            case .text, .xml: try emit(summary.text)
             }
         }
     }

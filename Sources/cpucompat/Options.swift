@@ -29,27 +29,54 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, xml
 }
 
-/// Prints `text` to standard output as is.
-func emit(_ text: String) {
-    print(text, terminator: "")
+/// Writes `text` to standard output as is.
+///
+/// - Throws: `CPUCompatError.unwritable` when the write fails (a full disk,
+///   a closed pipe): a result that did not arrive must not exit 0.
+func emit(_ text: String) throws(CPUCompatError) {
+    try emit(Array(text.utf8))
 }
 
-/// Prints one `cpucompat: …` line to standard error.
+/// Writes `bytes` to standard output: the same bytes `--output` would write,
+/// whatever their encoding.
+func emit(_ bytes: [UInt8]) throws(CPUCompatError) {
+    if let failure = FileDescriptorWriter.write(bytes, to: STDOUT_FILENO) {
+        throw .unwritable(path: "standard output", reason: failure)
+    }
+}
+
+/// Prints one `cpucompat: …` line to standard error, with control
+/// characters and line breaks from the input shown escaped, so that no
+/// input can forge or split a diagnostic line.
 func warn(_ message: String) {
-    var standardError = StandardError()
-    print("cpucompat: \(message)", to: &standardError)
+    _ = FileDescriptorWriter.write(Array("cpucompat: \(CPUCompatError.oneLine(message))\n".utf8), to: STDERR_FILENO)
 }
 
-/// Standard error as a `TextOutputStream`.
+/// Standard error as a `TextOutputStream`, for progress lines.
 struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)
+        _ = FileDescriptorWriter.write(Array(string.utf8), to: STDERR_FILENO)
+    }
+}
+
+/// Whole writes to a file descriptor.
+enum FileDescriptorWriter {
+    /// Writes all of `bytes`, retrying short writes and interruptions.
+    ///
+    /// - Returns: nil on success, else the reason, as the C library words it.
+    static func write(_ bytes: [UInt8], to descriptor: Int32) -> String? {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-            if written <= 0 { return }
+            let written = bytes.withUnsafeBytes { raw in
+                Glibc.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return String(cString: strerror(errno)).lowercased()
+            }
             offset += written
         }
+        return nil
     }
 }
 

@@ -57,10 +57,13 @@ struct PatchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --in-place, keep the previous file as DOMAIN followed by this suffix.", valueName: "suffix"))
     var backup: String?
 
-    @Flag(help: "With --in-place, write through a symbolic link to its target instead of refusing.")
+    @Flag(help: "With --in-place or --output, write through a symbolic link to its target instead of refusing.")
     var followSymlinks = false
 
-    @Option(help: ArgumentHelp("Write the result to this file instead of standard output.", valueName: "file"),
+    @Option(help: ArgumentHelp(
+        "Write the result to this file instead of standard output (- is standard output).",
+        discussion: "A regular file is replaced atomically; a FIFO or a device (/dev/stdout) is written through, never replaced; a symbolic link is refused unless --follow-symlinks.",
+        valueName: "file"),
             completion: .file())
     var output: String?
 
@@ -87,7 +90,7 @@ struct PatchCommand: ParsableCommand {
                 plan = try architecture.guestPlan(fromBaseline: cpu)
             } else {
                 var cpus: [CPU] = []
-                for host in hosts { cpus += try cpuMap.readCPUs(contentsOf: host) }
+                for host in hosts { cpus += try cpuMap.readHostCPUs(contentsOf: host) }
                 architecture = try cpuMap.x86Architecture(for: cpus)
                 plan = try architecture.guestPlan(for: cpus, strategy: strategy)
             }
@@ -103,13 +106,15 @@ struct PatchCommand: ParsableCommand {
             } else {
                 old = try CPUDefinitionReader.readBytes(contentsOf: domain)
                 new = try patch(old)
-                if let output, !diff { try SafeFileUpdate.write(new, to: output) }
+                if let output, output != "-", !diff {
+                    try SafeFileUpdate.write(new, to: output, followSymlinks: followSymlinks)
+                }
             }
             for note in notes { warn("note: \(note)") }
             if diff {
-                emit(UnifiedDiff.render(from: old, to: new, oldName: domain, newName: domain))
-            } else if !inPlace, output == nil {
-                emit(String(decoding: new, as: UTF8.self))
+                try emit(UnifiedDiff.render(from: old, to: new, oldName: domain, newName: domain))
+            } else if !inPlace, output == nil || output == "-" {
+                try emit(new)
             }
         }
     }

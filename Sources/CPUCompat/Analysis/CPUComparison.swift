@@ -49,7 +49,7 @@ extension CPUArchitecture {
         var guestFeatures = guest.features
         var comparedAs: String?
         let mode = guest.definition.mode
-        if guest.model == nil, mode == "host-model" || mode == "host-passthrough" || mode == "maximum" {
+        if guest.takesItsCPUFromTheHost {
             let source = startedOn ?? host
             needed = source.features
             guestFeatures = source.features
@@ -90,5 +90,15 @@ extension CPUComparison {
         if let comparedAs { lines.append("guest compared as \(comparedAs)") }
         if let message { lines.append(message) }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension CPU {
+    /// Whether this is a guest CPU whose features come from the host it
+    /// starts on (`host-model`, `host-passthrough`, `maximum` without a
+    /// model): whether it can move to another host depends on that host.
+    public var takesItsCPUFromTheHost: Bool {
+        let mode = definition.mode
+        return model == nil && (mode == "host-model" || mode == "host-passthrough" || mode == "maximum")
     }
 }

@@ -119,3 +119,59 @@ extension CPUMap {
         return cpu
     }
 }
+
+extension CPUDefinition {
+    /// Why this definition cannot stand for a host's CPU, or nil if it can.
+    /// A domain definition describes a guest; a host-model, host-passthrough
+    /// or maximum `<cpu>` has no features of its own (they come from the host
+    /// it runs on), so reading it as a host would make a CPU with no features.
+    public var notAHostReason: String? {
+        let instead = "give the host's `virsh capabilities` or `virsh domcapabilities` output"
+        if source == .domain {
+            return "is a guest's domain definition, not a host's CPU: \(instead)"
+        }
+        if source == .cpu, let mode, mode != "custom" {
+            return "is a guest CPU in mode '\(mode)', whose features come from the host it starts on, not a host's CPU: \(instead)"
+        }
+        return nil
+    }
+}
+
+extension CPUMap {
+    /// Reads and resolves every host CPU in the file at `path` (`-` for
+    /// standard input): capabilities, domcapabilities and `<cpu>` elements,
+    /// one document or several concatenated.
+    ///
+    /// - Parameter path: The file.
+    /// - Returns: The CPUs in document order.
+    /// - Throws: `CPUCompatError.notAHost` for a guest definition (a domain,
+    ///   or a host-model `<cpu>`), or any error of `readCPUs(contentsOf:)`.
+    public func readHostCPUs(contentsOf path: String) throws(CPUCompatError) -> [CPU] {
+        let definitions = try CPUDefinitionReader.read(contentsOf: path)
+        for definition in definitions {
+            if let reason = definition.notAHostReason {
+                throw .notAHost(path: definition.path, line: definition.source == .domain ? nil : definition.line,
+                                reason: reason)
+            }
+        }
+        var cpus: [CPU] = []
+        cpus.reserveCapacity(definitions.count)
+        for definition in definitions { cpus.append(try resolve(definition)) }
+        return cpus
+    }
+
+    /// Reads the one host CPU in the file at `path`.
+    ///
+    /// - Parameter path: The file.
+    /// - Returns: The CPU.
+    /// - Throws: `CPUCompatError.invalidCPU` when the file holds more than one
+    ///   CPU, or any error of `readHostCPUs(contentsOf:)`.
+    public func readSingleHostCPU(contentsOf path: String) throws(CPUCompatError) -> CPU {
+        let cpus = try readHostCPUs(contentsOf: path)
+        guard cpus.count == 1, let cpu = cpus.first else {
+            throw .invalidCPU(path: path, line: cpus.dropFirst().first?.definition.line,
+                              message: "holds \(cpus.count) CPUs; one is expected here")
+        }
+        return cpu
+    }
+}

@@ -6,12 +6,14 @@ import Glibc
 /// Reads CPU definitions from the documents operators have at hand.
 ///
 /// Accepted documents, told apart by their root element:
-/// - a bare `<cpu>`, or several `<cpu>` elements one after another (what
-///   `virsh cpu-baseline` accepts), or any wrapper element holding `<cpu>`s;
+/// - a bare `<cpu>`, or any wrapper element holding `<cpu>`s;
 /// - `virsh capabilities`: the `<host><cpu>`;
 /// - `virsh domcapabilities`: the supported `host-model` `<mode>`, whose
 ///   `require` and `disable` features both count;
-/// - a domain definition: its `<cpu>`.
+/// - a domain definition: its `<cpu>`;
+/// - several of these one after another in one file or stream (`cat
+///   kvm02.xml kvm03.xml`, `virsh capabilities` of several hosts), as `virsh
+///   cpu-baseline` accepts them: each is read as if it were alone.
 public enum CPUDefinitionReader {
     /// Reads every CPU definition in the file at `path` (`-` for standard input).
     ///
@@ -29,7 +31,7 @@ public enum CPUDefinitionReader {
         } catch let error where XMLStreamParser.isExtraContent(error) {
             // Several top-level elements, as `virsh cpu-baseline` accepts: read them inside a wrapper.
             if bytes.count >= 1 << 20, let halves = readInHalves(bytes, path: path) { return halves }
-            let wrapped = CPUCollector(path: path)
+            let wrapped = CPUCollector(path: path, wrapped: true)
             try XMLStreamParser.parse(bytes, path: path, wrapper: "cpucompat-wrapper", handler: wrapped)
             try wrapped.finish()
             return wrapped.definitions
@@ -49,7 +51,7 @@ public enum CPUDefinitionReader {
         let halves = [Array(bytes[..<cut]), Array(bytes[cut...])]
         let results = HalfResults()
         DispatchQueue.concurrentPerform(iterations: 2) { half in
-            let collector = CPUCollector(path: path, lineOffset: half == 0 ? 0 : firstLines)
+            let collector = CPUCollector(path: path, lineOffset: half == 0 ? 0 : firstLines, wrapped: true)
             do {
                 try XMLStreamParser.parse(halves[half], path: path, wrapper: "cpucompat-wrapper", handler: collector)
                 try collector.finish()
@@ -134,10 +136,17 @@ private final class CPUCollector: XMLStreamHandler {
 
     /// Added to every line, for a document read in pieces.
     let lineOffset: Int
+    /// Whether the stream is several documents inside a wrapper element of
+    /// our own, which is not part of any of them: the elements are matched
+    /// as though each document stood alone.
+    let wrapped: Bool
+    /// Where the documents' elements start in `stack`.
+    private var base: Int { wrapped ? 1 : 0 }
 
-    init(path: String, lineOffset: Int = 0) {
+    init(path: String, lineOffset: Int = 0, wrapped: Bool = false) {
         self.path = path
         self.lineOffset = lineOffset
+        self.wrapped = wrapped
     }
 
     func finish() throws(CPUCompatError) {
@@ -146,28 +155,31 @@ private final class CPUCollector: XMLStreamHandler {
     }
 
     func startElement(_ element: XMLStreamElement) {
-        let depth = stack.count + 1
         let name = element.name
         defer { stack.append(name) }
-        guard failure == nil else { return }
+        // The depth within the document: 1 for its root.
+        let depth = stack.count + 1 - base
+        guard failure == nil, depth >= 1 else { return }
         if current != nil {
-            guard depth == currentDepth + 1 else { return }
+            guard stack.count + 1 == currentDepth + 1 else { return }
             readCPUChild(element, name: name)
             return
         }
-        let root = stack.first ?? name
+        if depth == 1 { documentArch = nil }
+        let root = depth == 1 ? name : stack[base]
+        let parent = depth >= 3 ? stack[base + 1] : ""
         switch (root, depth) {
         case ("cpu", 1):
             begin(element, source: .cpu)
         case ("domain", 2) where name == "cpu":
             begin(element, source: .domain)
-        case ("capabilities", 3) where name == "cpu" && stack[1] == "host":
+        case ("capabilities", 3) where name == "cpu" && parent == "host":
             begin(element, source: .capabilities)
-        case ("domain", 3) where name == "type" && stack[1] == "os":
+        case ("domain", 3) where name == "type" && parent == "os":
             documentArch = element.attribute("arch")
         case ("domainCapabilities", 2) where name == "arch":
             startText(.documentArch)
-        case ("domainCapabilities", 3) where name == "mode" && stack[1] == "cpu":
+        case ("domainCapabilities", 3) where name == "mode" && parent == "cpu":
             let mode = element.attribute("name")
             inCustomMode = mode == "custom"
             if mode == "host-model", element.attribute("supported") != "no" {
@@ -205,7 +217,7 @@ private final class CPUCollector: XMLStreamHandler {
             text = nil
             textTarget = nil
         }
-        if depth == 3, stack.first == "domainCapabilities" { inCustomMode = false }
+        if depth - base == 3, stack.count > base, stack[base] == "domainCapabilities" { inCustomMode = false }
         if depth == currentDepth, current != nil {
             // Features are gathered apart so the definition is not copied per feature.
             current?.features = features

@@ -1,6 +1,7 @@
 extension CPUMap {
     /// Reads the host CPUs named by `paths`: files, or folders whose `*.xml`
-    /// files are read in name order. Each file must hold exactly one CPU.
+    /// files are read in name order. A file may hold several hosts
+    /// (concatenated capabilities); a guest definition is refused.
     ///
     /// - Parameter progress: Called after each file with (files done, files in all).
     /// - Throws: `CPUCompatError` naming the first file that cannot be read.
@@ -18,7 +19,7 @@ extension CPUMap {
         var hosts: [CPU] = []
         hosts.reserveCapacity(files.count)
         for (done, file) in files.enumerated() {
-            hosts.append(try readSingleCPU(contentsOf: file))
+            hosts += try readHostCPUs(contentsOf: file)
             progress?(done + 1, files.count)
         }
         return hosts

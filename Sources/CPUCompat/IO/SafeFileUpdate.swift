@@ -49,14 +49,57 @@ public enum SafeFileUpdate {
         return (old, new)
     }
 
-    /// Writes `bytes` to `path` through a flushed temporary file and a rename.
-    /// An existing file keeps its mode and owner; a new one gets 0666 less the umask.
-    public static func write(_ bytes: [UInt8], to path: String) throws(CPUCompatError) {
+    /// Writes `bytes` to `path`. A new or regular file is written through a
+    /// flushed temporary file and a rename: an existing one keeps its mode and
+    /// owner, a new one gets 0666 less the umask. What is not a regular file
+    /// is never replaced: a FIFO, a character device or a socket
+    /// (`/dev/stdout`, a pipe) is written through; a symbolic link is
+    /// followed only with `followSymlinks`; a directory or a block device is refused.
+    ///
+    /// - Parameters:
+    ///   - bytes: The content.
+    ///   - path: Where to write it.
+    ///   - followSymlinks: Write to a link's target instead of refusing the link.
+    /// - Throws: `CPUCompatError.unwritable` naming the path and the reason.
+    public static func write(_ bytes: [UInt8], to path: String, followSymlinks: Bool = false) throws(CPUCompatError) {
+        var link = stat()
+        var path = path
+        if lstat(path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK {
+            path = try resolveTarget(path, followSymlinks: followSymlinks)
+        }
         var status = stat()
         let existing = stat(path, &status) == 0
+        if existing {
+            switch status.st_mode & S_IFMT {
+            case S_IFREG:
+                break
+            case S_IFIFO, S_IFCHR, S_IFSOCK:
+                return try writeThrough(bytes, to: path)
+            default:
+                throw .unwritable(path: path, reason: "is neither a regular file nor a stream (a directory or a block device)")
+            }
+        }
         let mask = umask(0)
         umask(mask)
         try writeReplacing(path, with: bytes, mode: existing ? status.st_mode : 0o666 & ~mask, owner: existing ? status : nil)
+    }
+
+    /// Writes to what `path` names (a FIFO, a device) without replacing it.
+    private static func writeThrough(_ bytes: [UInt8], to path: String) throws(CPUCompatError) {
+        let descriptor = open(path, O_WRONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { raw in Glibc.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let failure = errno
+                close(descriptor)
+                throw .unwritable(path: path, reason: FileSystem.describe(failure))
+            }
+            offset += written
+        }
+        guard close(descriptor) == 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
     }
 
     private static func resolveTarget(_ path: String, followSymlinks: Bool) throws(CPUCompatError) -> String {

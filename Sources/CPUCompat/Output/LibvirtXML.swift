@@ -14,18 +14,24 @@ extension Baseline {
 }
 
 /// `text` with the characters XML reserves replaced by entities (quotes as
-/// `&apos;`/`&quot;`, so the result is safe in either attribute style).
+/// `&apos;`/`&quot;`, so the result is safe in either attribute style), and
+/// line breaks and tabs as character references: written raw into an
+/// attribute they would be read back as spaces, so the next run would change
+/// the file.
 func escapeXML(_ text: String) -> String {
-    guard text.contains(where: { "<>&'\"".contains($0) }) else { return text }
+    guard text.unicodeScalars.contains(where: { "<>&'\"\n\r\t".unicodeScalars.contains($0) }) else { return text }
     var result = ""
-    for character in text {
-        switch character {
+    for scalar in text.unicodeScalars {
+        switch scalar {
         case "<": result += "&lt;"
         case ">": result += "&gt;"
         case "&": result += "&amp;"
         case "'": result += "&apos;"
         case "\"": result += "&quot;"
-        default: result.append(character)
+        case "\n": result += "&#10;"
+        case "\r": result += "&#13;"
+        case "\t": result += "&#9;"
+        default: result.unicodeScalars.append(scalar)
         }
     }
     return result

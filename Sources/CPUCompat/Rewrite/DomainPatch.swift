@@ -143,7 +143,11 @@ public enum DomainPatcher {
                               architecture: CPUArchitecture, notes: inout [String]) {
         guard let name = element.attribute("name") else { return }
         let policy = element.attribute("policy").flatMap(FeaturePolicy.init(rawValue:)) ?? .require
-        let canonical = architecture.feature(named: name)?.name ?? name
+        // Never write a feature the map in use lacks: that libvirt would refuse the domain.
+        guard let canonical = architecture.feature(named: name)?.name else {
+            notes.append("dropped <feature policy='\(policy.rawValue)' name='\(name)'/>: the CPU map in use does not define it")
+            return
+        }
         let matches = { (feature: GuestCPUPlan.Feature) in
             feature.name == name || architecture.feature(named: feature.name)?.name == canonical
         }

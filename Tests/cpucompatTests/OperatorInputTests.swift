@@ -1,0 +1,281 @@
+import Foundation
+import Testing
+
+// What operators actually give cpucompat, and where its output goes, through
+// the built binary: concatenated documents, a guest where a host is expected,
+// a host-model guest without the host it started on, outputs that are not
+// regular files, failing writes, and input text that tries to forge lines.
+
+/// A scratch folder under /tmp for one test, removed by `remove()`.
+private struct Scratch {
+    let folder: String = {
+        let path = NSTemporaryDirectory() + "cpucompat-operator-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+
+    func path(_ name: String) -> String { folder + "/" + name }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+        return path(name)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: folder) }
+}
+
+private let oracleRoot = ProcessInfo.processInfo.environment["CPUCOMPAT_ORACLES"].flatMap { $0.isEmpty ? nil : $0 }
+    ?? "/var/cache/cpucompat-oracles"
+
+/// Linux's device number of /dev/null, (1, 3), as glibc's makedev encodes it
+/// (which Swift does not import: it is a macro).
+private let nullDevice: dev_t = (1 << 8) | 3
+
+private func oracleInstalled(_ release: String) -> Bool {
+    FileManager.default.isExecutableFile(atPath: "\(oracleRoot)/bin/virsh-\(release)")
+}
+
+@Suite struct ConcatenatedInputTests {
+    @Test(.enabled(if: oracleInstalled("9.0") && oracleInstalled("11.3") && oracleInstalled("12.9"),
+                   "the libvirt oracles (../shared/oracles/provision) are not installed: SKIPPED"),
+          arguments: ["9.0", "11.3", "12.9"])
+    func catOfTwoCapabilitiesIsWhatVirshPrints(release: String) throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let both = try String(contentsOfFile: CLI.fixture("kvm02.xml"), encoding: .utf8)
+            + String(contentsOfFile: CLI.fixture("kvm03.xml"), encoding: .utf8)
+        let file = try scratch.write("all.xml", both)
+        for flags in [[], ["--features"]] {
+            let virsh = try CLI.runProgram("\(oracleRoot)/bin/virsh-\(release)", ["-c", "test:///default", "cpu-baseline", file] + flags)
+            try #require(virsh.status == 0, "virsh \(release): \(virsh.stderr)")
+            let ours = try CLI.run(["baseline", "--cpu-map", "\(oracleRoot)/\(release)/cpu_map", file] + flags)
+            #expect(ours.status == 0, "\(ours.stderr)")
+            #expect(ours.stdout == virsh.stdout, "libvirt \(release) \(flags)")
+            let fromStandardInput = try CLI.run(["baseline", "--cpu-map", "\(oracleRoot)/\(release)/cpu_map", "-"] + flags, input: both)
+            #expect(fromStandardInput.stdout == virsh.stdout)
+        }
+    }
+
+    @Test func concatenatedDomainCapabilitiesAreTwoHosts() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let both = try String(contentsOfFile: CLI.fixture("kvm02-domcaps.xml"), encoding: .utf8)
+            + String(contentsOfFile: CLI.fixture("kvm03-domcaps.xml"), encoding: .utf8)
+        let file = try scratch.write("all-domcaps.xml", both)
+        let together = try CLI.run(["baseline", "--cpu-map", "built-in:9.0", file])
+        let apart = try CLI.run(["baseline", "--cpu-map", "built-in:9.0", CLI.fixture("kvm02-domcaps.xml"), CLI.fixture("kvm03-domcaps.xml")])
+        #expect(together.status == 0, "\(together.stderr)")
+        #expect(together.stdout == apart.stdout)
+        #expect(together.stdout.contains("<model fallback='allow'>IvyBridge-IBRS</model>"))
+        // In diff, a file holding two hosts is not one host.
+        let diff = try CLI.run(["diff", file, CLI.fixture("kvm03.xml")])
+        #expect(diff.status == 2)
+        #expect(diff.stderr.hasSuffix("holds 2 CPUs; one is expected here\n"))
+    }
+
+    @Test func matrixAndModelsCountEveryHostOfAConcatenatedFile() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let both = try String(contentsOfFile: CLI.fixture("kvm02.xml"), encoding: .utf8)
+            + String(contentsOfFile: CLI.fixture("kvm03.xml"), encoding: .utf8)
+        let file = try scratch.write("all.xml", both)
+        let matrix = try CLI.run(["matrix", "--format", "json", file])
+        #expect(matrix.status == 0, "\(matrix.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(matrix.stdout.utf8)) as? [String: Any])
+        #expect((object["groups"] as? [Any])?.count == 2)
+        let models = try CLI.run(["models", file])
+        #expect(models.stdout.hasPrefix("2 hosts;"), "\(models.stdout.prefix(200))")
+    }
+}
+
+@Suite struct GuestWhereAHostIsExpectedTests {
+    static let refusal = "Fixtures/guest01.xml: is a guest's domain definition, not a host's CPU: "
+        + "give the host's `virsh capabilities` or `virsh domcapabilities` output\n"
+
+    @Test(arguments: [
+        ["diff", "Fixtures/guest01.xml", "Fixtures/kvm02.xml"],
+        ["diff", "Fixtures/kvm02.xml", "Fixtures/guest01.xml"],
+        ["baseline", "Fixtures/kvm02.xml", "Fixtures/guest01.xml"],
+        ["models", "Fixtures/kvm02.xml", "Fixtures/guest01.xml"],
+        ["matrix", "Fixtures/kvm02.xml", "Fixtures/guest01.xml"],
+        ["matrix", "Fixtures"],
+        ["patch", "Fixtures/kvm02.xml", "--host", "Fixtures/guest01.xml"],
+        ["compare", "--host", "Fixtures/guest01.xml", "Fixtures/kvm02.xml"],
+        ["compare", "--host", "Fixtures/kvm03.xml", "--started-on", "Fixtures/guest01.xml", "Fixtures/guest01.xml"],
+    ])
+    func aDomainIsRefusedNamingTheFile(arguments: [String]) throws {
+        let result = try CLI.run(arguments)
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "cpucompat: " + Self.refusal, "\(arguments)")
+    }
+
+    @Test(arguments: ["host-model", "host-passthrough", "maximum"])
+    func aGuestCPUWithoutFeaturesOfItsOwnIsNoHost(mode: String) throws {
+        let result = try CLI.run(["baseline", "-"], input: "<cpu mode='\(mode)' check='partial'/>\n")
+        #expect(result.status == 2)
+        #expect(result.stderr == "cpucompat: -:1: is a guest CPU in mode '\(mode)', whose features come from the host it "
+                + "starts on, not a host's CPU: give the host's `virsh capabilities` or `virsh domcapabilities` output\n")
+    }
+
+    @Test func aHostModelGuestNeedsTheHostItStartedOn() throws {
+        let alone = try CLI.run(["compare", "--host", "Fixtures/kvm03.xml", "Fixtures/guest01.xml"])
+        #expect(alone.status == 2)
+        #expect(alone.stdout.isEmpty)
+        #expect(alone.stderr == "cpucompat: Fixtures/guest01.xml:28: the guest's CPU is host-model: it takes the CPU of the "
+                + "host it starts on, so whether it can run on Fixtures/kvm03.xml depends on that host; name it with --started-on FILE\n")
+        let asked = try CLI.run(["compare", "--host", "Fixtures/kvm03.xml", "--started-on", "Fixtures/kvm02.xml", "Fixtures/guest01.xml"])
+        #expect(asked.status == 1)
+        #expect(asked.stdout.contains("missing features: vmx,fma,movbe,bmi1,avx2,bmi2,invpcid"))
+    }
+}
+
+@Suite struct OutputsThatDoNoHarmTests {
+    static let patch = ["patch", "Fixtures/guest01.xml", "--host", "Fixtures/kvm02.xml", "--host", "Fixtures/kvm03.xml"]
+
+    @Test func outputOntoASymlinkIsRefusedOrFollowedNeverReplaced() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let target = try scratch.write("target.xml", "old\n")
+        try FileManager.default.createSymbolicLink(atPath: scratch.path("link.xml"), withDestinationPath: target)
+        let refused = try CLI.run(Self.patch + ["--output", scratch.path("link.xml")])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.hasSuffix("cpucompat: \(scratch.path("link.xml")): is a symbolic link; --follow-symlinks writes through it to its target\n"))
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "old\n")
+        let attributes = try FileManager.default.attributesOfItem(atPath: scratch.path("link.xml"))
+        #expect(attributes[.type] as? FileAttributeType == .typeSymbolicLink)
+
+        let followed = try CLI.run(Self.patch + ["--output", scratch.path("link.xml"), "--follow-symlinks"])
+        #expect(followed.status == 0, "\(followed.stderr)")
+        #expect(try String(contentsOfFile: target, encoding: .utf8).contains("<model fallback='forbid'>IvyBridge-IBRS</model>"))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: scratch.path("link.xml")) == target)
+    }
+
+    @Test func outputOntoAFIFOIsWrittenThrough() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let fifo = scratch.path("fifo")
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let copy = scratch.path("copy.xml")
+        // A reader on the FIFO, as a pipeline would have.
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "cat \"$0\" > \"$1\"", fifo, copy]
+        try reader.run()
+        let result = try CLI.run(Self.patch + ["--output", fifo])
+        reader.waitUntilExit()
+        #expect(result.status == 0, "\(result.stderr)")
+        var status = stat()
+        #expect(lstat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO, "the FIFO is still a FIFO")
+        let direct = try CLI.run(Self.patch)
+        #expect(try String(contentsOfFile: copy, encoding: .utf8) == direct.stdout)
+    }
+
+    @Test(.enabled(if: getuid() == 0, "mknod needs root: the device-node case is SKIPPED"))
+    func outputOntoADeviceNodeIsWrittenThroughNotReplaced() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let node = scratch.path("null")
+        // A character device like /dev/null (1, 3), made in the scratch folder, never in the real /dev.
+        try #require(mknod(node, S_IFCHR | 0o666, nullDevice) == 0)
+        let result = try CLI.run(Self.patch + ["--output", node])
+        #expect(result.status == 0, "\(result.stderr)")
+        var status = stat()
+        #expect(lstat(node, &status) == 0 && status.st_mode & S_IFMT == S_IFCHR, "the device node is still a device node")
+        #expect(status.st_rdev == nullDevice)
+    }
+
+    @Test func outputDashIsStandardOutput() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let dash = try CLI.run(Self.patch + ["--output", "-"])
+        let plain = try CLI.run(Self.patch)
+        #expect(dash.status == 0)
+        #expect(dash.stdout == plain.stdout)
+        #expect(!FileManager.default.fileExists(atPath: CLI.package + "/-"), "no file named -")
+    }
+
+    @Test(arguments: [
+        ["baseline", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"],
+        ["diff", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"],
+        ["patch", "Fixtures/guest01.xml", "--host", "Fixtures/kvm02.xml", "--host", "Fixtures/kvm03.xml"],
+        ["models", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"],
+        ["explain", "avx2"],
+        ["map"],
+    ])
+    func aFailedWriteToStandardOutputIsAnError(arguments: [String]) throws {
+        let command = ([CLI.binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let result = try CLI.runProgram("/bin/sh", ["-c", command + " > /dev/full"])
+        #expect(result.status == 2, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.hasSuffix("cpucompat: standard output: no space left on device\n"), "\(result.stderr)")
+    }
+
+    @Test func standardOutputCarriesTheSameBytesAsOutput() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        // A Latin-1 domain: byte 0xE9 is 'é', which is not UTF-8.
+        let original = try String(contentsOfFile: CLI.fixture("guest01.xml"), encoding: .utf8)
+        var bytes = Array("<?xml version='1.0' encoding='ISO-8859-1'?>\n".utf8)
+        bytes += Array(original.replacingOccurrences(of: "<name>guest01</name>", with: "<name>guest01</name>\n  <description>caf\u{1}</description>").utf8)
+            .map { $0 == 0x01 ? 0xE9 : $0 }
+        let domain = scratch.path("latin1.xml")
+        try Data(bytes).write(to: URL(fileURLWithPath: domain))
+        let written = scratch.path("written.xml"), printed = scratch.path("printed.xml")
+        let hosts = "--host Fixtures/kvm02.xml --host Fixtures/kvm03.xml"
+        let result = try CLI.runProgram("/bin/sh", ["-c", "'\(CLI.binary)' patch '\(domain)' \(hosts) --output '\(written)' "
+                                                      + "&& '\(CLI.binary)' patch '\(domain)' \(hosts) > '\(printed)'"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let fromFile = try Data(contentsOf: URL(fileURLWithPath: written))
+        let fromStandardOutput = try Data(contentsOf: URL(fileURLWithPath: printed))
+        #expect(fromFile == fromStandardOutput)
+        #expect(fromStandardOutput.contains(0xE9), "the Latin-1 byte is kept")
+    }
+}
+
+@Suite struct UntrustedTextTests {
+    @Test func aFeatureNameCannotForgeADiagnosticLine() throws {
+        // A newline (as a character reference) in a feature name of the domain,
+        // which patch keeps and mentions in a note.
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let domain = try String(contentsOfFile: CLI.fixture("guest01.xml"), encoding: .utf8)
+            .replacingOccurrences(of: "<cpu mode='host-model' check='partial'/>",
+                                  with: "<cpu mode='custom' match='exact'><model>IvyBridge-IBRS</model>"
+                                      + "<feature policy='disable' name='x&#10;cpucompat: error: forged'/></cpu>")
+        let file = try scratch.write("forged.xml", domain)
+        let result = try CLI.run(["patch", file, "--host", "Fixtures/kvm02.xml"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.allSatisfy { $0.hasPrefix("cpucompat: note: ") }, "\(result.stderr)")
+        #expect(!lines.contains { $0.hasPrefix("cpucompat: error") })
+        #expect(result.stderr.contains("cpucompat: note: dropped <feature policy='disable' name='x\\ncpucompat: error: forged'/>: "
+                                       + "the CPU map in use does not define it\n"))
+        #expect(!result.stdout.contains("forged"), "a feature the map lacks is not written")
+    }
+
+    @Test func aLineBreakInAKeptAttributeStaysACharacterReference() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let domain = try String(contentsOfFile: CLI.fixture("guest01.xml"), encoding: .utf8)
+            .replacingOccurrences(of: "<cpu mode='host-model' check='partial'/>",
+                                  with: "<cpu mode='host-model' check='partial' note='a&#10;b&#9;c'/>")
+        let file = try scratch.write("attribute.xml", domain)
+        let once = try CLI.run(["patch", file, "--host", "Fixtures/kvm02.xml", "--host", "Fixtures/kvm03.xml"])
+        #expect(once.status == 0, "\(once.stderr)")
+        #expect(once.stdout.contains("note='a&#10;b&#9;c'"))
+        let again = try CLI.run(["patch", "-", "--host", "Fixtures/kvm02.xml", "--host", "Fixtures/kvm03.xml"], input: once.stdout)
+        #expect(again.stdout == once.stdout, "patching the output again changes nothing")
+    }
+
+    @Test func c1ControlCharactersAreEscaped() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        // U+009B is the C1 control sequence introducer: a terminal acts on it.
+        let file = try scratch.write("c1.xml", "<cpu><arch>x86_64</arch><model>Has\u{9B}2Jwell</model></cpu>\n")
+        let result = try CLI.run(["baseline", file])
+        #expect(result.status == 2)
+        #expect(!result.stderr.unicodeScalars.contains { (0x80...0x9F).contains($0.value) })
+        #expect(result.stderr.contains("Unknown CPU model Has\\u{9b}2Jwell"))
+    }
+}
