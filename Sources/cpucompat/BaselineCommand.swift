@@ -6,25 +6,26 @@ struct BaselineCommand: ParsableCommand {
         commandName: "baseline",
         abstract: "Compute the best CPU model every given host can run, as libvirt does.",
         discussion: """
-        Reads every CPU in the FILEs (virsh capabilities, virsh domcapabilities, \
-        domain XML, or one or more <cpu> elements) and prints their baseline: the \
+        Reads every host CPU in the HOSTs (virsh capabilities, virsh \
+        domcapabilities, or <cpu> elements; several may be concatenated in one file, \
+        and a folder stands for its *.xml files) and prints their baseline: the \
         named model and the features a guest may use on all of them. The XML \
-        output is byte for byte what libvirt 9.0's `virsh cpu-baseline` prints for \
-        the same CPUs and CPU map; put it in a guest's <cpu>, or give it to \
-        `cpucompat patch --baseline`.
+        output is byte for byte what `virsh cpu-baseline` of libvirt 9.0, 11.3 and \
+        12.9 prints for the same CPUs and that release's CPU map; put it in a \
+        guest's <cpu>, or give it to `cpucompat patch --baseline`. A guest's domain \
+        XML is refused: it describes no host.
 
         One deliberate difference: features a domcapabilities host-model disables \
-        (policy='disable') count as missing; libvirt 9.0 ignores them.
+        (policy='disable') count as missing; libvirt ignores them.
 
-        Fails with exit status 2 when the CPUs have different vendors, share no \
-        feature, or name a model, feature or vendor the map does not know.
+        Exit status: 0 with a baseline; 2 when the CPUs have different vendors, \
+        share no feature, or name a model, feature or vendor the map does not know; \
+        3 with --keep-going when some files were skipped (the baseline is of the others).
         """)
 
     @OptionGroup var map: MapOptions
 
-    @Argument(help: ArgumentHelp("Files with host CPUs; - for standard input.", valueName: "file"),
-              completion: .file(extensions: ["xml"]))
-    var files: [String]
+    @OptionGroup var input: HostArguments
 
     @Flag(help: "List every feature of the baseline, not only those beyond the model (virsh's --features).")
     var features = false
@@ -37,21 +38,24 @@ struct BaselineCommand: ParsableCommand {
     var allowCrossVendor = false
 
     @Option(help: "Output format: xml (libvirt's <cpu>) or json.")
-    var format: OutputFormat = .xml
+    var format: XMLOrJSON = .xml
+
+    @Flag(name: .shortAndLong, help: "Print no warnings (the result and errors only).")
+    var quiet = false
 
     func run() throws {
         try reportingErrors {
             let cpuMap = try map.load()
-            var cpus: [CPU] = []
-            for file in files { cpus += try cpuMap.readHostCPUs(contentsOf: file) }
+            let (cpus, skippedSome) = try input.load(cpuMap)
             let x86 = try cpuMap.x86Architecture(for: cpus)
             let baseline = try x86.baseline(of: cpus, options: .init(expandFeatures: features, migratableOnly: migratable,
                                                                      allowCrossVendor: allowCrossVendor))
-            for warning in baseline.warnings { warn("warning: \(warning)") }
+            if !quiet { for warning in baseline.warnings { warn("warning: \(warning)") } }
             switch format {
-            case .xml, .text: try emit(baseline.libvirtXML + "\n")  // virsh ends its output with a blank line
+            case .xml: try emit(baseline.libvirtXML + "\n")  // virsh ends its output with a blank line
             case .json: try emit(try JSONValue(encoding: BaselineReport(cpus: cpus.map { CPUSummary($0, in: x86) }, baseline: baseline)).rendered)
             }
+            if skippedSome { throw ExitCode.someFilesSkipped }
         }
     }
 }

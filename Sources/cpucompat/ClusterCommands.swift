@@ -5,23 +5,38 @@ import CPUCompat
 import Glibc
 #endif
 
-/// Hosts given as files or folders, shared by the fleet commands.
+/// Hosts given as files or folders, shared by the commands that read a fleet.
 struct HostArguments: ParsableArguments {
-    @Argument(help: ArgumentHelp("Host files (capabilities, domcapabilities, <cpu>) or folders of *.xml files.",
-                                 valueName: "host"),
+    @Argument(help: ArgumentHelp("Host files (capabilities, domcapabilities, <cpu>; several may be concatenated) "
+                                 + "or folders of *.xml files; - for standard input.", valueName: "host"),
               completion: .file())
     var hosts: [String]
 
-    /// Reads the hosts, showing progress on a terminal for long runs.
-    func load(_ map: CPUMap) throws -> [CPU] {
+    @Flag(help: "Read the subfolders of host folders too.")
+    var recursive = false
+
+    @Flag(help: ArgumentHelp("Report each unreadable or invalid host file (one line each) and answer for the others.",
+                             discussion: "The exit status is then 3 when some files were skipped."))
+    var keepGoing = false
+
+    /// Reads the hosts, showing progress on a terminal for long runs; with
+    /// --keep-going, says which files were skipped.
+    ///
+    /// - Returns: The hosts, and whether some files were skipped.
+    func load(_ map: CPUMap) throws -> (hosts: [CPU], skippedSome: Bool) {
         let showProgress = isatty(STDERR_FILENO) != 0
         var standardError = StandardError()
-        defer { if showProgress { print("\r\u{1B}[K", terminator: "", to: &standardError) } }
-        return try map.readHosts(hosts) { done, total in
-            if showProgress, total >= 200, done % 100 == 0 || done == total {
-                print("\rcpucompat: read \(done) of \(total) hosts", terminator: "", to: &standardError)
+        let inventory: HostInventory
+        do {
+            defer { if showProgress { print("\r\u{1B}[K", terminator: "", to: &standardError) } }
+            inventory = try map.readHosts(hosts, recursive: recursive, keepGoing: keepGoing) { done, total in
+                if showProgress, total >= 200, done % 100 == 0 || done == total {
+                    print("\rcpucompat: read \(done) of \(total) hosts", terminator: "", to: &standardError)
+                }
             }
         }
+        for error in inventory.skipped { warn("skipped: \(error.description)") }
+        return (inventory.hosts, !inventory.skipped.isEmpty)
     }
 }
 
@@ -41,6 +56,8 @@ struct ModelsCommand: ParsableCommand {
         Then the models every host can run and the best of them (the one a baseline \
         picks when nothing needs disabling), and with --min-hosts K the best model at \
         least K hosts can run, with the hosts it leaves out.
+
+        With --check MODEL, the exit status is 1 unless every host can run MODEL.
         """)
 
     @OptionGroup var map: MapOptions
@@ -52,20 +69,31 @@ struct ModelsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also find the best model at least this many hosts can run.", valueName: "k"))
     var minHosts: Int?
 
+    @Option(help: ArgumentHelp("Exit with status 1 unless every host can run this model.", valueName: "model"))
+    var check: String?
+
     @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    var format: TextOrJSON = .text
 
     func validate() throws {
-        if format == .xml { throw ValidationError("models prints text or json, not xml") }
         if let minHosts, minHosts < 1 { throw ValidationError("--min-hosts must be at least 1") }
     }
 
     func run() throws {
         try reportingErrors {
             let cpuMap = try map.load()
-            let hosts = try input.load(cpuMap)
-            let report = try cpuMap.x86Architecture(for: hosts).modelUsability(of: hosts, includeAll: all, minHosts: minHosts)
+            let (hosts, skippedSome) = try input.load(cpuMap)
+            let x86 = try cpuMap.x86Architecture(for: hosts)
+            if let check, x86.model(named: check) == nil {
+                _ = try cpuMap.explain(check)  // throws the unknown-name error, with the nearest names
+            }
+            let report = try x86.modelUsability(of: hosts, includeAll: all, minHosts: minHosts)
             try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
+            if let check, !report.usableEverywhere.contains(check) {
+                warn("not every host can run \(check)")
+                throw ExitCode.negativeAnswer
+            }
+            if skippedSome { throw ExitCode.someFilesSkipped }
         }
     }
 }
@@ -81,24 +109,28 @@ struct MatrixCommand: ParsableCommand {
         column, "ok" or the number of missing features, followed by the missing \
         lists. Last, the cluster baseline and what each group's guests would lose \
         under it.
+
+        With --check, the exit status is 1 when some group cannot take another \
+        group's host-model guests (0 when every host can take every other's).
         """)
 
     @OptionGroup var map: MapOptions
     @OptionGroup var input: HostArguments
 
     @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    var format: TextOrJSON = .text
 
-    func validate() throws {
-        if format == .xml { throw ValidationError("matrix prints text or json, not xml") }
-    }
+    @Flag(help: "Exit with status 1 when some host cannot take another host's host-model guests.")
+    var check = false
 
     func run() throws {
         try reportingErrors {
             let cpuMap = try map.load()
-            let hosts = try input.load(cpuMap)
+            let (hosts, skippedSome) = try input.load(cpuMap)
             let matrix = try cpuMap.x86Architecture(for: hosts).migrationMatrix(of: hosts)
             try emit(format == .json ? try JSONValue(encoding: matrix).rendered : matrix.text)
+            if check, matrix.pairs.contains(where: { !$0.canMigrate }) { throw ExitCode.negativeAnswer }
+            if skippedSome { throw ExitCode.someFilesSkipped }
         }
     }
 }
@@ -121,11 +153,7 @@ struct ExplainCommand: ParsableCommand {
     var names: [String]
 
     @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
-
-    func validate() throws {
-        if format == .xml { throw ValidationError("explain prints text or json, not xml") }
-    }
+    var format: TextOrJSON = .text
 
     func run() throws {
         try reportingErrors {

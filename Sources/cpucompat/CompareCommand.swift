@@ -37,11 +37,7 @@ struct CompareCommand: ParsableCommand {
     var guest: String
 
     @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
-
-    func validate() throws {
-        if format == .xml { throw ValidationError("compare prints text or json, not xml") }
-    }
+    var format: TextOrJSON = .text
 
     func run() throws {
         let comparison = try reportingErrors {
@@ -61,9 +57,9 @@ struct CompareCommand: ParsableCommand {
         try reportingErrors {
             switch format {
             case .json: try emit(try JSONValue(encoding: comparison).rendered)
-            case .text, .xml: try emit(comparison.text)
+            case .text: try emit(comparison.text)
             }
         }
-        if !comparison.isRunnable { throw ExitCode(1) }
+        if !comparison.isRunnable { throw ExitCode.negativeAnswer }
     }
 }

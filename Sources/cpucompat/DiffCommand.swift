@@ -28,11 +28,7 @@ struct DiffCommand: ParsableCommand {
     var destination: String
 
     @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
-
-    func validate() throws {
-        if format == .xml { throw ValidationError("diff prints text or json, not xml") }
-    }
+    var format: TextOrJSON = .text
 
     func run() throws {
         let diff = try reportingErrors {
@@ -44,9 +40,9 @@ struct DiffCommand: ParsableCommand {
         try reportingErrors {
             switch format {
             case .json: try emit(try JSONValue(encoding: diff).rendered)
-            case .text, .xml: try emit(diff.text)
+            case .text: try emit(diff.text)
             }
         }
-        if !diff.isIdentical { throw ExitCode(1) }
+        if !diff.isIdentical { throw ExitCode.negativeAnswer }
     }
 }

@@ -22,7 +22,7 @@ struct MapCommand: ParsableCommand {
     @OptionGroup var map: MapOptions
 
     @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    var format: TextOrJSON = .text
 
     @Flag(help: "List the built-in maps (one per libvirt release) instead of summarising the map in use.")
     var list = false
@@ -43,7 +43,7 @@ struct MapCommand: ParsableCommand {
                 let entries = BuiltInCPUMapEntry.all(markingInUse: inUse)
                 switch format {
                 case .json: try emit(try JSONValue(encoding: entries).rendered)
-                case .text, .xml: try emit(entries.map(\.text).joined())
+                case .text: try emit(entries.map(\.text).joined())
                 }
                 return
             }
@@ -56,7 +56,7 @@ struct MapCommand: ParsableCommand {
             let summary = CPUMapSummary(try map.load())
             switch format {
             case .json: try emit(try JSONValue(encoding: summary).rendered)
-            case .text, .xml: try emit(summary.text)
+            case .text: try emit(summary.text)
             }
         }
     }

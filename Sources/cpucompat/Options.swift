@@ -24,9 +24,25 @@ struct MapOptions: ParsableArguments {
     }
 }
 
-/// Output formats of the analysis commands.
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, xml
+/// The output formats of the commands that print a report: each command
+/// offers exactly the formats it has, so help and completion offer those.
+enum TextOrJSON: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// The output formats of `baseline`: libvirt's `<cpu>`, or JSON.
+enum XMLOrJSON: String, ExpressibleByArgument, CaseIterable {
+    case xml, json
+}
+
+extension ExitCode {
+    /// A negative answer: CPUs differ, a guest cannot run, a pair cannot migrate.
+    static let negativeAnswer = ExitCode(1)
+    /// Bad input: one line on standard error says what and where.
+    static let badInput = ExitCode(2)
+    /// With --keep-going: an answer for the files that could be read, while
+    /// some could not (each has its line on standard error).
+    static let someFilesSkipped = ExitCode(3)
 }
 
 /// Writes `text` to standard output as is.
@@ -91,6 +107,6 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         return try body()
     } catch let error as CPUCompatError {
         warn(error.description)
-        throw ExitCode(2)
+        throw ExitCode.badInput
     }
 }

@@ -40,7 +40,8 @@ struct PatchCommand: ParsableCommand {
     var domain: String
 
     @Option(name: .customLong("host"), help: ArgumentHelp(
-        "A host the guest must run on (capabilities, domcapabilities or <cpu>); repeat for each host.", valueName: "file"),
+        "A host the guest must run on (capabilities, domcapabilities or <cpu>, or a folder of them); repeat for each host.",
+        valueName: "file"),
         completion: .file(extensions: ["xml"]))
     var hosts: [String] = []
 
@@ -70,8 +71,13 @@ struct PatchCommand: ParsableCommand {
     @Flag(help: "Print a unified diff of the change instead of the document.")
     var diff = false
 
+    @Flag(name: .shortAndLong, help: "Print no notes (the result and errors only).")
+    var quiet = false
+
     func validate() throws {
-        if hosts.isEmpty == (baseline == nil) { throw ValidationError("give the hosts with --host, or a --baseline file") }
+        if !hosts.isEmpty, baseline != nil {
+            throw ValidationError("--host and --baseline conflict: give the hosts, or a baseline computed from them, not both")
+        }
         if baseline != nil, strategy == .disable { throw ValidationError("--strategy disable needs the hosts (--host)") }
         if inPlace, domain == "-" { throw ValidationError("--in-place needs a file, not standard input") }
         if inPlace, output != nil { throw ValidationError("--in-place and --output exclude each other") }
@@ -80,6 +86,10 @@ struct PatchCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Checked here, not in validate(), so that a misspelt --hosts is reported as such first.
+        if hosts.isEmpty, baseline == nil {
+            throw ValidationError("give each host the guest must run on with --host FILE (a file or a folder), or a --baseline file")
+        }
         try reportingErrors {
             let cpuMap = try map.load()
             let plan: GuestCPUPlan
@@ -89,8 +99,7 @@ struct PatchCommand: ParsableCommand {
                 architecture = try cpuMap.x86Architecture(for: [cpu])
                 plan = try architecture.guestPlan(fromBaseline: cpu)
             } else {
-                var cpus: [CPU] = []
-                for host in hosts { cpus += try cpuMap.readHostCPUs(contentsOf: host) }
+                let cpus = try cpuMap.readHosts(hosts)
                 architecture = try cpuMap.x86Architecture(for: cpus)
                 plan = try architecture.guestPlan(for: cpus, strategy: strategy)
             }
@@ -110,7 +119,7 @@ struct PatchCommand: ParsableCommand {
                     try SafeFileUpdate.write(new, to: output, followSymlinks: followSymlinks)
                 }
             }
-            for note in notes { warn("note: \(note)") }
+            if !quiet { for note in notes { warn("note: \(note)") } }
             if diff {
                 try emit(UnifiedDiff.render(from: old, to: new, oldName: domain, newName: domain))
             } else if !inPlace, output == nil || output == "-" {

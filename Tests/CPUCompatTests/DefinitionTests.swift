@@ -130,7 +130,7 @@ private func read(_ xml: String, path: String = "test.xml") throws -> [CPUDefini
          "test.xml:1: Unknown CPU model EPYC-Genoa: libvirt 9.0.0's CPU map lacks it; libvirt 11.3 and 12.9 define it (use --cpu-map built-in:12.9)"),
         ("<cpu><model>YongFeng</model></cpu>",
          "test.xml:1: Unknown CPU model YongFeng: libvirt 9.0.0's CPU map lacks it; libvirt 12.9 defines it (use --cpu-map built-in:12.9)"),
-        ("<cpu>\n<model>Skylake-Clinet</model></cpu>", "test.xml:1: Unknown CPU model Skylake-Clinet"),
+        ("<cpu>\n<model>Skylake-Clinet</model></cpu>", "test.xml:1: Unknown CPU model Skylake-Clinet: did you mean Skylake-Client?"),
         ("<cpu><model>Haswell</model><vendor>Cyrix</vendor></cpu>", "test.xml:1: Unknown CPU vendor Cyrix"),
         ("<cpu><arch>s390x</arch><model>z14</model></cpu>", "test.xml:1: the CPU map has no architecture s390x"),
     ])

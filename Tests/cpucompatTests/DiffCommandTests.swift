@@ -81,7 +81,7 @@ import Testing
         (["baseline", file("nocpu.xml", "<domain type='kvm'/>")], "nocpu.xml: no CPU definition found"),
         (["baseline", file("unknown-feature.xml", "<cpu>\n<model>Haswell</model>\n<feature name='flush-l1x'/></cpu>")],
          "unknown-feature.xml:3: Unknown CPU feature flush-l1x"),
-        (["baseline", file("unknown-model.xml", "<cpu><model>Haswel</model></cpu>")], "unknown-model.xml:1: Unknown CPU model Haswel"),
+        (["baseline", file("unknown-model.xml", "<cpu><model>Haswel</model></cpu>")], "unknown-model.xml:1: Unknown CPU model Haswel: did you mean Haswell?"),
         (["baseline", "/nonexistent/kvm09.xml"], "/nonexistent/kvm09.xml: no such file or directory"),
         (["baseline", "--cpu-map", "/nonexistent/cpu_map", "Fixtures/kvm02.xml"], "/nonexistent/cpu_map: no such CPU map folder or file"),
         (["diff", "Fixtures/kvm02.xml", file("empty.xml", "")], "empty.xml: the file is empty"),

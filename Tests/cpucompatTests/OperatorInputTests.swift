@@ -279,3 +279,102 @@ private func oracleInstalled(_ release: String) -> Bool {
         #expect(result.stderr.contains("Unknown CPU model Has\\u{9b}2Jwell"))
     }
 }
+
+@Suite struct FleetFolderTests {
+    @Test func keepGoingReportsEveryBrokenFileAndAnswersForTheRest() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        try FileManager.default.createDirectory(atPath: scratch.path("fleet/rack2"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CLI.fixture("kvm02.xml"), toPath: scratch.path("fleet/kvm02.xml"))
+        try FileManager.default.copyItem(atPath: CLI.fixture("kvm03.xml"), toPath: scratch.path("fleet/rack2/KVM03.XML"))
+        try scratch.write("fleet/broken.xml", "<capabilities><host><cpu>")
+        try FileManager.default.copyItem(atPath: CLI.fixture("guest01.xml"), toPath: scratch.path("fleet/guest01.xml"))
+        let fleet = scratch.path("fleet")
+
+        let stopped = try CLI.run(["matrix", "--recursive", fleet])
+        #expect(stopped.status == 2, "without --keep-going the first bad file stops the run")
+        #expect(stopped.stdout.isEmpty)
+
+        for command in ["matrix", "models", "baseline"] {
+            let result = try CLI.run([command, "--recursive", "--keep-going", fleet])
+            #expect(result.status == 3, "\(command): \(result.stderr)")
+            let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("cpucompat: skipped: ") }
+            #expect(lines.count == 2, "\(command): \(result.stderr)")
+            #expect(lines.contains { $0.hasPrefix("cpucompat: skipped: \(fleet)/broken.xml:") })
+            #expect(lines.contains { $0 == "cpucompat: skipped: \(fleet)/guest01.xml: is a guest's domain definition, not a host's CPU: "
+                                        + "give the host's `virsh capabilities` or `virsh domcapabilities` output" })
+            #expect(!result.stdout.isEmpty, "\(command) answers for the readable hosts")
+        }
+        // Both readable hosts were read: KVM03.XML in a subfolder, upper case.
+        let baseline = try CLI.run(["baseline", "--recursive", "--keep-going", "--cpu-map", "built-in:9.0", fleet])
+        let expected = try CLI.run(["baseline", "--cpu-map", "built-in:9.0", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        #expect(baseline.stdout == expected.stdout)
+    }
+
+    @Test func matrixCheckAnswersWhetherEveryHostTakesEveryOthersGuests() throws {
+        let differ = try CLI.run(["matrix", "--check", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        #expect(differ.status == 1)
+        let plain = try CLI.run(["matrix", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        #expect(plain.status == 0, "without --check matrix answers with status 0")
+        let identical = try CLI.run(["matrix", "--check", "Fixtures/kvm03.xml", "Fixtures/kvm03.xml"])
+        #expect(identical.status == 0, "\(identical.stdout)")
+    }
+
+    @Test func modelsCheckAnswersWhetherEveryHostRunsAModel() throws {
+        let runs = try CLI.run(["models", "--check", "IvyBridge-IBRS", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        #expect(runs.status == 0, "\(runs.stderr)")
+        let blocked = try CLI.run(["models", "--check", "Haswell-noTSX-IBRS", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        #expect(blocked.status == 1)
+        #expect(blocked.stderr == "cpucompat: not every host can run Haswell-noTSX-IBRS\n")
+        let unknown = try CLI.run(["models", "--check", "IvyBridge-IBRZ", "Fixtures/kvm02.xml"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.hasPrefix("cpucompat: no CPU model or feature IvyBridge-IBRZ in the CPU map (did you mean IvyBridge-IBRS"))
+    }
+}
+
+@Suite struct MessagesThatSayWhatToDoTests {
+    @Test func aVendorMismatchNamesBothFilesAndTheWayOut() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let amd = try scratch.write("amd.xml", "<cpu>\n  <arch>x86_64</arch>\n  <model>EPYC</model>\n  <vendor>AMD</vendor>\n</cpu>\n")
+        let result = try CLI.run(["baseline", "Fixtures/kvm02.xml", amd])
+        #expect(result.status == 2)
+        #expect(result.stderr == "cpucompat: CPU vendors do not match: Intel in Fixtures/kvm02.xml:5, AMD in \(amd):1 "
+                + "(--allow-cross-vendor picks a vendor-neutral model instead)\n")
+    }
+
+    @Test func conflictingAndMisspeltOptionsSaySo() throws {
+        let both = try CLI.run(["patch", "Fixtures/guest01.xml", "--host", "Fixtures/kvm02.xml", "--baseline", "Fixtures/kvm03.xml"])
+        #expect(both.status == 64)
+        #expect(both.stderr.hasPrefix("Error: --host and --baseline conflict"))
+        let misspelt = try CLI.run(["patch", "Fixtures/guest01.xml", "--hosts", "Fixtures/kvm02.xml"])
+        #expect(misspelt.status == 64)
+        #expect(misspelt.stderr.hasPrefix("Error: Unknown option '--hosts'. Did you mean '--host'?"), "\(misspelt.stderr)")
+        let neither = try CLI.run(["patch", "Fixtures/guest01.xml"])
+        #expect(neither.status == 64)
+        #expect(neither.stderr.hasPrefix("Error: give each host the guest must run on with --host FILE"))
+    }
+
+    @Test(arguments: [
+        (["map", "--format", "xml"], "'text' and 'json'"),
+        (["baseline", "--format", "text", "Fixtures/kvm02.xml"], "'xml' and 'json'"),
+        (["diff", "--format", "xml", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"], "'text' and 'json'"),
+    ])
+    func eachCommandOffersOnlyItsOwnFormats(arguments: [String], offered: String) throws {
+        let result = try CLI.run(arguments)
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("Please provide one of \(offered)."), "\(result.stderr)")
+    }
+
+    @Test func quietSilencesWarningsAndNotes() throws {
+        let baseline = try CLI.run(["baseline", "--quiet", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        #expect(baseline.status == 0)
+        #expect(baseline.stderr.isEmpty)
+        let loud = try CLI.run(["baseline", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        #expect(loud.stderr.contains("cpucompat: warning: "))
+        #expect(loud.stdout == baseline.stdout)
+        let patch = try CLI.run(["patch", "-q", "Fixtures/guest01.xml", "--host", "Fixtures/kvm02.xml", "--host", "Fixtures/kvm03.xml"])
+        #expect(patch.status == 0)
+        #expect(patch.stderr.isEmpty)
+    }
+}

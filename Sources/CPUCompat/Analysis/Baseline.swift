@@ -138,6 +138,7 @@ extension CPUArchitecture {
     public func baseline(of cpus: [CPU], options: Baseline.Options = .init()) throws(CPUCompatError) -> Baseline {
         guard let first = cpus.first else { throw .incompatible(message: "No CPUs given") }
         var vendor = first.vendor?.name
+        var vendorLocation = first.location
         var crossVendor = false
         var warnings: [String] = []
         var common = first.features
@@ -160,9 +161,11 @@ extension CPUArchitecture {
             guard let effective = cpu.vendor?.name ?? cpu.model?.vendor else { continue }
             if vendor == nil {
                 vendor = effective
+                vendorLocation = cpu.location
             } else if let vendor, vendor != effective {
                 guard options.allowCrossVendor else {
-                    throw .incompatible(message: "CPU vendors do not match (\(vendor) before, \(effective) in \(cpu.location))")
+                    throw .incompatible(message: "CPU vendors do not match: \(vendor) in \(vendorLocation), \(effective) in \(cpu.location) "
+                                        + "(--allow-cross-vendor picks a vendor-neutral model instead)")
                 }
                 crossVendor = true
                 warnings.append("the hosts have different CPU vendors (\(vendor), \(effective)): only a vendor-neutral model fits, and live migration between vendors is risky")

@@ -49,7 +49,8 @@ extension CPUMap {
         if let name = definition.model {
             guard let found = architecture.model(named: name) else {
                 throw .unknownModel(name: name, path: definition.path, line: definition.line,
-                                    hint: hint(forUnknownModel: name))
+                                    hint: hint(forUnknownModel: name)
+                                        ?? didYouMean(name, among: architecture.models.map(\.name)))
             }
             model = found
         }
@@ -67,7 +68,8 @@ extension CPUMap {
         for feature in definition.features {
             guard let index = architecture.feature(named: feature.name)?.index else {
                 throw .unknownFeature(name: feature.name, path: definition.path, line: feature.line,
-                                      hint: hint(forUnknownFeature: feature.name))
+                                      hint: hint(forUnknownFeature: feature.name)
+                                          ?? didYouMean(feature.name, among: architecture.features.map(\.name)))
             }
             guard !added.contains(index), !removed.contains(index) else {
                 throw .invalidCPU(path: definition.path, line: feature.line,
@@ -174,4 +176,10 @@ extension CPUMap {
         }
         return cpu
     }
+}
+
+/// "did you mean Haswell, Haswell-IBRS?" for a misspelt name, or nil.
+private func didYouMean(_ name: String, among names: [String]) -> String? {
+    let nearest = NearestNames.nearest(to: name, in: names)
+    return nearest.isEmpty ? nil : "did you mean \(nearest.joined(separator: ", "))?"
 }
