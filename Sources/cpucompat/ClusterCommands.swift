@@ -45,8 +45,8 @@ struct ModelsCommand: ParsableCommand {
         commandName: "models",
         abstract: "List the named CPU models each host can run, and what blocks the others.",
         discussion: """
-        For every named model of the hosts' vendor (and vendor-neutral models; every \
-        model with --all), newest first: how many hosts can run it (its features are \
+        For every named model of the hosts' vendor and vendor-neutral model that \
+        some host can run (every model with --all), newest first: how many hosts can run it (its features are \
         a subset of the host's) and, for the others, the features they lack in CPU-map \
         order, hosts with the same blockers listed together. Versions of another model \
         (Haswell-v4) show the model they stand for. Where a domcapabilities file marks \
@@ -63,7 +63,7 @@ struct ModelsCommand: ParsableCommand {
     @OptionGroup var map: MapOptions
     @OptionGroup var input: HostArguments
 
-    @Flag(help: "List models of every vendor, not only the hosts' vendors and vendor-neutral ones.")
+    @Flag(help: "List every model of every vendor, also those no host can run (by default: the hosts' vendors' and vendor-neutral models some host runs).")
     var all = false
 
     @Option(help: ArgumentHelp("Also find the best model at least this many hosts can run.", valueName: "k"))

@@ -378,3 +378,23 @@ private func oracleInstalled(_ release: String) -> Bool {
         #expect(patch.stderr.isEmpty)
     }
 }
+
+@Suite struct ReadableFleetOutputTests {
+    @Test(arguments: [["models", "--all"], ["models"], ["matrix"]])
+    func noLineIsLongerThanATerminal(command: [String]) throws {
+        let result = try CLI.run(command + ["--cpu-map", "built-in:9.0", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let long = result.stdout.split(separator: "\n").filter { $0.count > 100 }
+        let first = long.first.map { String($0) } ?? ""
+        #expect(long.isEmpty, "\(first)")
+    }
+
+    @Test func modelsHidesModelsNoHostRunsUnlessAskedForAll() throws {
+        let some = try CLI.run(["models", "--cpu-map", "built-in:9.0", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        let all = try CLI.run(["models", "--all", "--cpu-map", "built-in:9.0", "Fixtures/kvm02.xml", "Fixtures/kvm03.xml"])
+        #expect(!some.stdout.contains("  Icelake-Server "), "no host runs Icelake-Server")
+        #expect(all.stdout.contains("  Icelake-Server "))
+        #expect(some.stdout.contains("  Haswell-noTSX-IBRS   1/2\n      Fixtures/kvm03.xml lacks: fma,movbe,bmi1,avx2,bmi2,invpcid\n"))
+        #expect(all.stdout.contains("  EPYC "), "--all shows other vendors' models too")
+    }
+}

@@ -57,9 +57,10 @@ public struct ModelUsabilityReport: Hashable, Sendable, Codable {
 }
 
 extension CPUArchitecture {
-    /// For every model of the hosts' vendors (and vendor-neutral models, or
-    /// every model with `includeAll`), newest first: which hosts can run it
-    /// (its features ⊆ the host's) and what the others lack.
+    /// For every model of the hosts' vendors (and vendor-neutral models) that
+    /// some host can run or some domcapabilities file declares, or every
+    /// model with `includeAll`, newest first:
+    /// which hosts can run it (its features ⊆ the host's) and what the others lack.
     ///
     /// - Parameter minHosts: Also find the best model at least this many hosts can run.
     public func modelUsability(of hosts: [CPU], includeAll: Bool = false, minHosts: Int? = nil) -> ModelUsabilityReport {
@@ -94,8 +95,8 @@ extension CPUArchitecture {
                 }
             }
             let count = runnable.filter { $0 }.count
-            rows.append(.init(name: model.name, canonical: canonicalName(of: model), vendor: model.vendor, runnableOn: count,
-                              blocked: order.map { .init(missing: $0, hosts: blocked[$0] ?? []) }, declared: declarations))
+            if count > 0 || includeAll || !declarations.isEmpty { rows.append(.init(name: model.name, canonical: canonicalName(of: model), vendor: model.vendor, runnableOn: count,
+                              blocked: order.map { .init(missing: $0, hosts: blocked[$0] ?? []) }, declared: declarations)) }
             if count == hosts.count { everywhere.append(model) }
             if let minHosts, count >= minHosts, model.decodesGuest {
                 if let current = partialChoice {

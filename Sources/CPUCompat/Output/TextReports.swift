@@ -50,7 +50,8 @@ extension ModelUsabilityReport {
             let count = "\(model.runnableOn)/\(hosts.count)"
             lines.append("  \(name)  \(count)\(model.runnableOn == hosts.count ? "  runs everywhere" : "")")
             for blockers in model.blocked {
-                lines.append("      lacks \(blockers.missing.joined(separator: ",")): \(blockers.hosts.joined(separator: ", "))")
+                lines += wrapped(blockers.hosts.joined(separator: ", ") + (blockers.hosts.count == 1 ? " lacks" : " lack"),
+                                 blockers.missing, indent: 6)
             }
             for declaration in model.declared {
                 var remark: [String] = []
@@ -61,7 +62,7 @@ extension ModelUsabilityReport {
                 }
             }
         }
-        lines.append("usable on every host: \(usableEverywhere.isEmpty ? "none" : usableEverywhere.joined(separator: ", "))")
+        lines += usableEverywhere.isEmpty ? ["usable on every host: none"] : wrapped("usable on every host", usableEverywhere, indent: 0)
         lines.append("best: \(best ?? "none")")
         if let partial {
             lines.append("best on at least \(partial.minHosts) host\(partial.minHosts == 1 ? "" : "s"): \(partial.model ?? "none")"
@@ -103,14 +104,15 @@ extension MigrationMatrix {
         let blocked = pairs.filter { !$0.canMigrate }
         if !blocked.isEmpty {
             lines.append("missing features:")
-            for pair in blocked { lines.append("  \(pair.from) → \(pair.to): \(pair.missing.joined(separator: ","))") }
+            for pair in blocked { lines += wrapped("\(pair.from) → \(pair.to)", pair.missing, indent: 2) }
         }
         if let baseline {
             lines.append("cluster baseline: " + baseline.summaryLine)
             for group in groups {
-                lines.append("  \(group.name) loses: \(group.lostUnderBaseline.isEmpty ? "nothing" : group.lostUnderBaseline.joined(separator: ","))")
+                lines += group.lostUnderBaseline.isEmpty ? ["  \(group.name) loses: nothing"]
+                    : wrapped("\(group.name) loses", group.lostUnderBaseline, indent: 2)
             }
-            lines += baseline.warnings.map { "warning: \($0)" }
+            for warning in baseline.warnings { lines += wrappedWords("warning: " + warning) }
         } else if let baselineError {
             lines.append("cluster baseline: none (\(baselineError))")
         }
@@ -160,4 +162,43 @@ extension String {
         while copy.last == " " { copy.removeLast() }
         return copy
     }
+}
+
+/// `label: a,b,c` indented by `indent`, the list wrapped at commas so that no
+/// line passes 100 columns, continuation lines indented four more: fleet
+/// reports stay readable in a terminal and in mail.
+func wrapped(_ label: String, _ items: [String], indent: Int, width: Int = 100) -> [String] {
+    let margin = String(repeating: " ", count: indent)
+    var lines: [String] = []
+    var line = margin + label + ": "
+    var lineHasItems = false
+    for (position, item) in items.enumerated() {
+        let piece = item + (position < items.count - 1 ? "," : "")
+        if lineHasItems, line.count + piece.count > width {
+            lines.append(line)
+            line = margin + "    "
+            lineHasItems = false
+        }
+        line += piece
+        lineHasItems = true
+    }
+    lines.append(line)
+    return lines
+}
+
+/// `text` broken at spaces so that no line passes 100 columns, continuation
+/// lines indented by four.
+func wrappedWords(_ text: String, width: Int = 100) -> [String] {
+    var lines: [String] = []
+    var line = ""
+    for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+        if !line.isEmpty, line.count + 1 + word.count > width {
+            lines.append(line)
+            line = "    " + word
+        } else {
+            line += (line.isEmpty ? "" : " ") + word
+        }
+    }
+    lines.append(line)
+    return lines
 }
