@@ -17,10 +17,14 @@ struct CPUCompatCommand: ParsableCommand {
         problems go to standard error as one line, `cpucompat: FILE:LINE: what is wrong`.
 
         EXIT STATUS
-          0  success (diff: CPUs equal; compare: the guest can run there)
-          1  a negative answer (diff: CPUs differ; compare: it cannot run there)
-          2  bad input: unreadable, malformed or unknown files and names
-         64  bad usage: unknown options, missing arguments
+          0  success (diff: CPUs equal; compare: the guest can run there;
+             matrix/models --check: every host can)
+          1  a negative answer (diff: CPUs differ; compare: it cannot run there;
+             matrix/models --check: some host cannot)
+          2  bad input: unreadable, malformed or unknown files and names, a guest
+             where a host is expected, a failed write of the output
+          3  --keep-going: an answer, but some files were skipped
+         64  bad usage: unknown options, missing arguments, conflicting options
 
         SHELL COMPLETION
           cpucompat --generate-completion-script bash|zsh|fish
