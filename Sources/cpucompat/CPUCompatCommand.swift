@@ -37,6 +37,14 @@ struct CPUCompatCommand: ParsableCommand {
     static func main() {
         // A closed pipe is a failed write to report (exit 2), not a silent death.
         signal(SIGPIPE, SIG_IGN)
+        // The parser reports a misspelt command as "unexpected arguments"; say what was meant.
+        let names = configuration.subcommands.map { $0.configuration.commandName ?? "" }
+        if let first = CommandLine.arguments.dropFirst().first, !first.hasPrefix("-"), !names.contains(first), first != "help" {
+            let nearest = NearestNames.nearest(to: first, in: names)
+            warn("unknown command '\(first)'" + (nearest.isEmpty ? "" : " (did you mean \(nearest.joined(separator: ", "))?)")
+                 + "; the commands are " + names.joined(separator: ", "))
+            Glibc.exit(ExitCode.validationFailure.rawValue)
+        }
         main(nil)
     }
 }

@@ -129,7 +129,7 @@ struct MatrixCommand: ParsableCommand {
             let (hosts, skippedSome) = try input.load(cpuMap)
             let matrix = try cpuMap.x86Architecture(for: hosts).migrationMatrix(of: hosts)
             try emit(format == .json ? try JSONValue(encoding: matrix).rendered : matrix.text)
-            if check, matrix.pairs.contains(where: { !$0.canMigrate }) { throw ExitCode.negativeAnswer }
+            if check, !matrix.everyHostCanTakeEveryOthersGuests { throw ExitCode.negativeAnswer }
             if skippedSome { throw ExitCode.someFilesSkipped }
         }
     }

@@ -232,7 +232,7 @@ private let clusterMasterMapPresent = FileManager.default.fileExists(atPath: clu
         let result = try CLI.run(["matrix", "--format", "json", folder.path])
         #expect(result.status == 0, "\(result.stderr)")
         let matrix = try clusterObject(result)
-        #expect(Set(matrix.keys) == ["groups", "pairs", "baseline"])
+        #expect(Set(matrix.keys) == ["groups", "pairs", "baseline", "everyHostCanTakeEveryOthersGuests"])
         let groups = try #require(matrix["groups"] as? [[String: Any]])
         let pairs = try #require(matrix["pairs"] as? [[String: Any]])
         #expect(groups.count == Set(hosts.map(\.variant)).count)
@@ -286,7 +286,7 @@ private let clusterMasterMapPresent = FileManager.default.fileExists(atPath: clu
         let result = try CLI.run(["matrix", "--format", "json", folder.path])
         #expect(result.status == 0, "\(result.stderr)")
         let matrix = try clusterObject(result)
-        #expect(Set(matrix.keys) == ["groups", "pairs", "baselineError"])
+        #expect(Set(matrix.keys) == ["groups", "pairs", "baselineError", "everyHostCanTakeEveryOthersGuests"])
         #expect((matrix["baselineError"] as? String)?.hasPrefix("CPU vendors do not match") == true)
         #expect((matrix["groups"] as? [[String: Any]])?.map { $0["vendor"] as? String } == ["Intel", "AMD"])
     }

@@ -355,6 +355,21 @@ private func oracleInstalled(_ release: String) -> Bool {
         #expect(neither.stderr.hasPrefix("Error: give each host the guest must run on with --host FILE"))
     }
 
+    @Test func aMisspeltCommandGetsTheNearestName() throws {
+        let result = try CLI.run(["basline", "Fixtures/kvm02.xml"])
+        #expect(result.status == 64)
+        #expect(result.stderr == "cpucompat: unknown command 'basline' (did you mean baseline?); the commands are "
+                + "diff, baseline, patch, compare, models, matrix, explain, map\n")
+    }
+
+    @Test func matrixJSONSaysWhetherEveryHostTakesEveryOthersGuests() throws {
+        for (hosts, expected) in [(["Fixtures/kvm02.xml", "Fixtures/kvm03.xml"], false), (["Fixtures/kvm03.xml", "Fixtures/kvm03.xml"], true)] {
+            let result = try CLI.run(["matrix", "--format", "json"] + hosts)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect(object["everyHostCanTakeEveryOthersGuests"] as? Bool == expected)
+        }
+    }
+
     @Test(arguments: [
         (["map", "--format", "xml"], "'text' and 'json'"),
         (["baseline", "--format", "text", "Fixtures/kvm02.xml"], "'xml' and 'json'"),

@@ -38,6 +38,9 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
     public var baseline: Baseline?
     /// Why there is no baseline.
     public var baselineError: String?
+    /// Whether every host can take every other host's host-model guests
+    /// (what `matrix --check` answers with its exit status).
+    public var everyHostCanTakeEveryOthersGuests: Bool
 
     /// The pair from `from` to `to`, or nil for the same group.
     public func pair(from: String, to: String) -> Pair? {
@@ -87,6 +90,7 @@ extension CPUArchitecture {
                 pairs.append(.init(from: groups[i].name, to: groups[j].name, canMigrate: missing.isEmpty, missing: names(of: missing)))
             }
         }
-        return MigrationMatrix(groups: groups, pairs: pairs, baseline: baseline, baselineError: baselineError)
+        return MigrationMatrix(groups: groups, pairs: pairs, baseline: baseline, baselineError: baselineError,
+                               everyHostCanTakeEveryOthersGuests: pairs.allSatisfy(\.canMigrate))
     }
 }
