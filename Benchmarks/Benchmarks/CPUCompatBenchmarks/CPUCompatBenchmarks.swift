@@ -45,14 +45,25 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .peakMemoryResident, .mallocCountTotal],
                                            maxDuration: .seconds(2), maxIterations: 1_000)
 
-    Benchmark("load map: built-in snapshot") { benchmark in
-        for _ in benchmark.scaledIterations { blackHole(try CPUMap.builtIn()) }
+    for release in BuiltInCPUMap.all.map(\.release) {
+        Benchmark("load map: built-in \(release)") { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(try CPUMap.builtIn(release: release)) }
+        }
+    }
+    let oracles = "/var/cache/cpucompat-oracles/12.9/cpu_map"
+    Benchmark("load map: libvirt 12.9 folder (identical to built-in:12.9)",
+              configuration: .init(skip: !FileSystemProbe.exists(oracles + "/index.xml"))) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try CPUMap(contentsOf: oracles)) }
+    }
+    Benchmark("load map: libvirt 12.9 folder, parsed from XML",
+              configuration: .init(maxIterations: 50, skip: !FileSystemProbe.exists(oracles + "/index.xml"))) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try CPUMap(contentsOf: oracles, usingSnapshots: false)) }
     }
     Benchmark("load map: libvirt folder", configuration: .init(skip: !FileSystemProbe.exists("/usr/share/libvirt/cpu_map/index.xml"))) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(try CPUMap(contentsOf: "/usr/share/libvirt/cpu_map")) }
     }
     Benchmark("read one capabilities file") { benchmark in
-        for _ in benchmark.scaledIterations { blackHole(try map.readSingleCPU(contentsOf: fixtures + "kvm02.xml")) }
+        for _ in benchmark.scaledIterations { blackHole(try map.readSingleHostCPU(contentsOf: fixtures + "kvm02.xml")) }
     }
     for count in [2, 1_000, 10_000, 100_000] {
         let text = hostCPUs(count)
