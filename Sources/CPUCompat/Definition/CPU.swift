@@ -113,7 +113,11 @@ extension CPUMap {
     /// - Throws: `CPUCompatError.invalidCPU` when the file holds more than one CPU,
     ///   or any error of `readCPUs(contentsOf:)`.
     public func readSingleCPU(contentsOf path: String) throws(CPUCompatError) -> CPU {
-        let cpus = try readCPUs(contentsOf: path)
+        try Self.single(readCPUs(contentsOf: path), path: path)
+    }
+
+    /// The one CPU of `cpus`, read from `path`.
+    static func single(_ cpus: [CPU], path: String) throws(CPUCompatError) -> CPU {
         guard cpus.count == 1, let cpu = cpus.first else {
             throw .invalidCPU(path: path, line: cpus.dropFirst().first?.definition.line,
                               message: "holds \(cpus.count) CPUs; one is expected here")
@@ -169,12 +173,7 @@ extension CPUMap {
     /// - Throws: `CPUCompatError.invalidCPU` when the file holds more than one
     ///   CPU, or any error of `readHostCPUs(contentsOf:)`.
     public func readSingleHostCPU(contentsOf path: String) throws(CPUCompatError) -> CPU {
-        let cpus = try readHostCPUs(contentsOf: path)
-        guard cpus.count == 1, let cpu = cpus.first else {
-            throw .invalidCPU(path: path, line: cpus.dropFirst().first?.definition.line,
-                              message: "holds \(cpus.count) CPUs; one is expected here")
-        }
-        return cpu
+        try Self.single(readHostCPUs(contentsOf: path), path: path)
     }
 }
 
