@@ -30,6 +30,12 @@ struct DiffCommand: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: TextOrJSON = .text
 
+    func validate() throws {
+        if source == "-", destination == "-" {
+            throw ValidationError("standard input (-) can be read only once: give SOURCE or DESTINATION as a file")
+        }
+    }
+
     func run() throws {
         let diff = try reportingErrors {
             let cpuMap = try map.load()

@@ -355,6 +355,27 @@ private func oracleInstalled(_ release: String) -> Bool {
         #expect(neither.stderr.hasPrefix("Error: give each host the guest must run on with --host FILE"))
     }
 
+    @Test func standardInputTwiceIsRefused() throws {
+        let baseline = try CLI.run(["baseline", "-", "-"], input: "<cpu/>")
+        #expect(baseline.status == 2)
+        #expect(baseline.stderr == "cpucompat: -: is given more than once, but standard input can be read only once\n")
+        let diff = try CLI.run(["diff", "-", "-"], input: "<cpu/>")
+        #expect(diff.status == 64)
+        #expect(diff.stderr.hasPrefix("Error: standard input (-) can be read only once"))
+    }
+
+    @Test func incompatibleCPUsAreNamed() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let b = try scratch.write("b.xml", "<cpu>\n<arch>x86_64</arch>\n<model>486</model>\n</cpu>\n")
+        // 486 is fpu, pse and vme; c takes all three away, so the two share nothing.
+        let c = try scratch.write("c.xml", "<cpu>\n<arch>x86_64</arch>\n<model>486</model>\n<feature policy='disable' name='fpu'/>"
+                                  + "<feature policy='disable' name='vme'/><feature policy='disable' name='pse'/></cpu>\n")
+        let none = try CLI.run(["baseline", "--cpu-map", "built-in:9.0", c, b])
+        #expect(none.status == 2)
+        #expect(none.stderr == "cpucompat: CPUs are incompatible: the 2 CPUs (\(c):1, \(b):1) have no feature in common\n", "\(none.stderr)")
+    }
+
     @Test func aMisspeltCommandGetsTheNearestName() throws {
         let result = try CLI.run(["basline", "Fixtures/kvm02.xml"])
         #expect(result.status == 64)

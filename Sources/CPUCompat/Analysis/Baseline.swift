@@ -173,11 +173,16 @@ extension CPUArchitecture {
         }
         if crossVendor { vendor = nil }
         if options.migratableOnly { common.subtract(nonMigratableFeatures) }
-        guard !common.isEmpty else { throw .incompatible(message: "CPUs are incompatible") }
+        guard !common.isEmpty else {
+            let named = cpus.prefix(4).map(\.location).joined(separator: ", ") + (cpus.count > 4 ? ", …" : "")
+            throw .incompatible(message: "CPUs are incompatible: the \(cpus.count) CPUs (\(named)) have no feature in common"
+                                + (options.migratableOnly ? " that can migrate" : ""))
+        }
 
         guard let chosen = bestModel(for: common, vendor: vendor, sharedModel: sharedModel, inputModels: inputModels,
                                      vendorNeutralOnly: crossVendor) else {
-            throw .incompatible(message: "no CPU model fits the common features")
+            throw .incompatible(message: "no CPU model of the map fits the features the \(cpus.count) CPUs have in common"
+                                + (crossVendor ? " (only vendor-neutral models were considered)" : ""))
         }
         var require = names(of: common.subtracting(chosen.features))
         var disable = names(of: chosen.features.subtracting(common))

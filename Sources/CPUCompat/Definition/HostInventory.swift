@@ -13,6 +13,9 @@ extension CPUMap {
     ///
     /// - Throws: `CPUCompatError.unreadable` for an unreadable folder, or one without XML files.
     static func hostFiles(_ paths: [String], recursive: Bool) throws(CPUCompatError) -> [String] {
+        if paths.filter({ $0 == "-" }).count > 1 {
+            throw .unreadable(path: "-", reason: "is given more than once, but standard input can be read only once")
+        }
         var files: [String] = []
         for path in paths {
             guard path != "-", FileSystem.isDirectory(path) else {
