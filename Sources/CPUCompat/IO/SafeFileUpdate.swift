@@ -26,6 +26,13 @@ public enum SafeFileUpdate {
     @discardableResult
     public static func update(_ path: String, followSymlinks: Bool = false, backupSuffix: String? = nil,
                               transform: ([UInt8]) throws(CPUCompatError) -> [UInt8]) throws(CPUCompatError) -> (old: [UInt8], new: [UInt8]) {
+        try update(path, followSymlinks: followSymlinks, backupSuffix: backupSuffix, syscalls: .live, transform: transform)
+    }
+
+    /// `update(_:followSymlinks:backupSuffix:transform:)` through the given system calls.
+    @discardableResult
+    static func update(_ path: String, followSymlinks: Bool, backupSuffix: String?, syscalls: FileUpdateSyscalls,
+                       transform: ([UInt8]) throws(CPUCompatError) -> [UInt8]) throws(CPUCompatError) -> (old: [UInt8], new: [UInt8]) {
         let target = try resolveTarget(path, followSymlinks: followSymlinks)
         // Only a regular file can be replaced, and only one within the size
         // limit is read: checked before opening (a FIFO would block the open).
@@ -43,9 +50,9 @@ public enum SafeFileUpdate {
         let new = try transform(old)
         guard new != old else { return (old, new) }
         if let backupSuffix {
-            try writeReplacing(target + backupSuffix, with: old, mode: status.st_mode, owner: status)
+            try writeReplacing(target + backupSuffix, with: old, mode: status.st_mode, owner: status, syscalls: syscalls)
         }
-        try writeReplacing(target, with: new, mode: status.st_mode, owner: status)
+        try writeReplacing(target, with: new, mode: status.st_mode, owner: status, syscalls: syscalls)
         return (old, new)
     }
 
@@ -62,6 +69,11 @@ public enum SafeFileUpdate {
     ///   - followSymlinks: Write to a link's target instead of refusing the link.
     /// - Throws: `CPUCompatError.unwritable` naming the path and the reason.
     public static func write(_ bytes: [UInt8], to path: String, followSymlinks: Bool = false) throws(CPUCompatError) {
+        try write(bytes, to: path, followSymlinks: followSymlinks, syscalls: .live)
+    }
+
+    /// `write(_:to:followSymlinks:)` through the given system calls.
+    static func write(_ bytes: [UInt8], to path: String, followSymlinks: Bool, syscalls: FileUpdateSyscalls) throws(CPUCompatError) {
         var link = stat()
         var path = path
         if lstat(path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK {
@@ -74,23 +86,24 @@ public enum SafeFileUpdate {
             case S_IFREG:
                 break
             case S_IFIFO, S_IFCHR, S_IFSOCK:
-                return try writeThrough(bytes, to: path)
+                return try writeThrough(bytes, to: path, syscalls: syscalls)
             default:
                 throw .unwritable(path: path, reason: "is neither a regular file nor a stream (a directory or a block device)")
             }
         }
         let mask = umask(0)
         umask(mask)
-        try writeReplacing(path, with: bytes, mode: existing ? status.st_mode : 0o666 & ~mask, owner: existing ? status : nil)
+        try writeReplacing(path, with: bytes, mode: existing ? status.st_mode : 0o666 & ~mask, owner: existing ? status : nil,
+                           syscalls: syscalls)
     }
 
     /// Writes to what `path` names (a FIFO, a device) without replacing it.
-    private static func writeThrough(_ bytes: [UInt8], to path: String) throws(CPUCompatError) {
+    private static func writeThrough(_ bytes: [UInt8], to path: String, syscalls: FileUpdateSyscalls) throws(CPUCompatError) {
         let descriptor = open(path, O_WRONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { raw in Glibc.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
+            let written = bytes.withUnsafeBytes { raw in syscalls.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
             if written < 0 {
                 if errno == EINTR { continue }
                 let failure = errno
@@ -153,7 +166,8 @@ public enum SafeFileUpdate {
         }
     }
 
-    private static func writeReplacing(_ path: String, with bytes: [UInt8], mode: mode_t, owner: stat?) throws(CPUCompatError) {
+    private static func writeReplacing(_ path: String, with bytes: [UInt8], mode: mode_t, owner: stat?,
+                                       syscalls: FileUpdateSyscalls) throws(CPUCompatError) {
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -169,20 +183,23 @@ public enum SafeFileUpdate {
             defer { close(descriptor) }
             var offset = 0
             while offset < bytes.count {
-                let written = bytes.withUnsafeBytes { raw in Glibc.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
+                let written = bytes.withUnsafeBytes { raw in syscalls.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
                 if written < 0 {
                     if errno == EINTR { continue }
                     throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno))
                 }
                 offset += written
             }
-            guard fchmod(descriptor, mode & 0o7777) == 0 else { throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno)) }
-            if let owner, geteuid() == 0, fchown(descriptor, owner.st_uid, owner.st_gid) != 0 {
+            // Owner first: changing the owner clears the set-uid and set-gid bits, which fchmod then restores.
+            if let owner, geteuid() == 0, syscalls.fchown(descriptor, owner.st_uid, owner.st_gid) != 0 {
                 throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno))
             }
-            guard fsync(descriptor) == 0 else { throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno)) }
+            guard syscalls.fchmod(descriptor, mode & 0o7777) == 0 else {
+                throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno))
+            }
+            guard syscalls.fsync(descriptor) == 0 else { throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno)) }
         }
-        guard rename(temporary, path) == 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
+        guard syscalls.rename(temporary, path) == 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
         committed = true
         let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folderDescriptor >= 0 {
