@@ -16,9 +16,10 @@ let package = Package(
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]
         ),
+        .systemLibrary(name: "CExtendedAttributes"),
         .target(
             name: "CPUCompat",
-            dependencies: ["CLibXML2"]
+            dependencies: ["CLibXML2", "CExtendedAttributes"]
         ),
         .executableTarget(
             name: "cpucompat",

@@ -83,6 +83,9 @@ struct PatchCommand: ParsableCommand {
         if inPlace, output != nil { throw ValidationError("--in-place and --output exclude each other") }
         if backup != nil, !inPlace { throw ValidationError("--backup goes with --in-place") }
         if backup?.isEmpty == true { throw ValidationError("--backup needs a non-empty suffix") }
+        if backup?.contains("/") == true {
+            throw ValidationError("--backup is a suffix for the file's name (.orig), not a path: it must not contain '/'")
+        }
     }
 
     func run() throws {
@@ -111,7 +114,9 @@ struct PatchCommand: ParsableCommand {
             }
             let old: [UInt8], new: [UInt8]
             if inPlace {
-                (old, new) = try SafeFileUpdate.update(domain, followSymlinks: followSymlinks, backupSuffix: backup, transform: patch)
+                let update = try SafeFileUpdate.update(domain, followSymlinks: followSymlinks, backupSuffix: backup, transform: patch)
+                (old, new) = (update.old, update.new)
+                notes += update.notes
             } else {
                 old = try CPUDefinitionReader.readBytes(contentsOf: domain)
                 new = try patch(old)

@@ -538,7 +538,7 @@ extension RewriteTests {
             let file = scratch.path("guest.xml")
             write("old\n", to: file)
             chmod(file, 0o640)
-            let (old, new) = try SafeFileUpdate.update(file, backupSuffix: ".orig") { $0 + Array("new\n".utf8) }
+            let (old, new, _) = try SafeFileUpdate.update(file, backupSuffix: ".orig") { $0 + Array("new\n".utf8) }
             #expect(text(old) == "old\n")
             #expect(text(new) == "old\nnew\n")
             #expect(contents(file) == "old\nnew\n")

@@ -434,3 +434,11 @@ private func oracleInstalled(_ release: String) -> Bool {
         #expect(all.stdout.contains("  EPYC "), "--all shows other vendors' models too")
     }
 }
+
+@Suite struct BackupSuffixTests {
+    @Test func aBackupSuffixWithASlashIsRefused() throws {
+        let result = try CLI.run(["patch", "--in-place", "--backup", "/../elsewhere", "Fixtures/guest01.xml", "--host", "Fixtures/kvm02.xml"])
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("Error: --backup is a suffix for the file's name (.orig), not a path: it must not contain '/'"))
+    }
+}

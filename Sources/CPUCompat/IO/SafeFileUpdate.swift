@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+internal import CExtendedAttributes
 
 /// Rewrites files so that a reader, a crash or a concurrent writer only ever
 /// sees the old content or the complete new content.
@@ -9,11 +10,14 @@ public enum SafeFileUpdate {
     ///
     /// The file is locked (`flock`) while it is read, transformed and
     /// replaced, so concurrent updates run one after the other. The new
-    /// content goes to a temporary file in the same folder, which is flushed
-    /// (`fsync`), given the original's mode (and owner, when run as root),
-    /// and renamed over the original; then the folder is flushed. If
-    /// `transform` throws or any step fails, the original stays as it was and
-    /// no temporary file is left behind.
+    /// content goes to a temporary file in the same folder, which is given
+    /// the original's owner (when run as root), every mode bit (set-uid and
+    /// set-gid included) and extended attributes (user, security, trusted;
+    /// POSIX ACLs are stored as such), flushed (`fsync`) and renamed over the
+    /// original; then the folder is flushed. If `transform` throws or any step
+    /// fails, the original stays as it was and no temporary file is left
+    /// behind. Temporary files of this file that killed runs left (older than
+    /// a minute) are removed while the lock is held.
     ///
     /// - Parameters:
     ///   - path: The file to update.
@@ -21,18 +25,21 @@ public enum SafeFileUpdate {
     ///     it, a link is refused rather than replaced by a regular file.
     ///   - backupSuffix: If given, the previous content is kept as `path + backupSuffix`.
     ///   - transform: Computes the new content from the old.
-    /// - Returns: The old and the new content.
+    /// - Returns: The old and the new content, and notes on what could not be
+    ///   kept (an extended attribute the file system refused).
     /// - Throws: `CPUCompatError` naming the file, or what `transform` throws.
     @discardableResult
     public static func update(_ path: String, followSymlinks: Bool = false, backupSuffix: String? = nil,
-                              transform: ([UInt8]) throws(CPUCompatError) -> [UInt8]) throws(CPUCompatError) -> (old: [UInt8], new: [UInt8]) {
+                              transform: ([UInt8]) throws(CPUCompatError) -> [UInt8]) throws(CPUCompatError)
+        -> (old: [UInt8], new: [UInt8], notes: [String]) {
         try update(path, followSymlinks: followSymlinks, backupSuffix: backupSuffix, syscalls: .live, transform: transform)
     }
 
     /// `update(_:followSymlinks:backupSuffix:transform:)` through the given system calls.
     @discardableResult
     static func update(_ path: String, followSymlinks: Bool, backupSuffix: String?, syscalls: FileUpdateSyscalls,
-                       transform: ([UInt8]) throws(CPUCompatError) -> [UInt8]) throws(CPUCompatError) -> (old: [UInt8], new: [UInt8]) {
+                       transform: ([UInt8]) throws(CPUCompatError) -> [UInt8]) throws(CPUCompatError)
+        -> (old: [UInt8], new: [UInt8], notes: [String]) {
         let target = try resolveTarget(path, followSymlinks: followSymlinks)
         // Only a regular file can be replaced, and only one within the size
         // limit is read: checked before opening (a FIFO would block the open).
@@ -46,14 +53,23 @@ public enum SafeFileUpdate {
         guard Int(status.st_size) <= FileSystem.maximumFileSize else {
             throw .unreadable(path: path, reason: "is larger than \(FileSystem.maximumFileSize >> 20) MiB")
         }
+        removeStaleTemporaryFiles(of: target)
         let old = try readAll(descriptor, path: path)
         let new = try transform(old)
-        guard new != old else { return (old, new) }
+        guard new != old else { return (old, new, []) }
+        var notes: [String] = []
         if let backupSuffix {
-            try writeReplacing(target + backupSuffix, with: old, mode: status.st_mode, owner: status, syscalls: syscalls)
+            notes += try writeReplacing(target + backupSuffix, with: old, mode: status.st_mode, owner: status,
+                                        attributesFrom: descriptor, syscalls: syscalls)
         }
-        try writeReplacing(target, with: new, mode: status.st_mode, owner: status, syscalls: syscalls)
-        return (old, new)
+        do {
+            notes += try writeReplacing(target, with: new, mode: status.st_mode, owner: status,
+                                        attributesFrom: descriptor, syscalls: syscalls)
+        } catch {
+            guard let backupSuffix, case let .unwritable(failedPath, reason) = error else { throw error }
+            throw .unwritable(path: failedPath, reason: "\(reason); it is unchanged, and \(target + backupSuffix) holds the same content")
+        }
+        return (old, new, notes)
     }
 
     /// Writes `bytes` to `path`. A new or regular file is written through a
@@ -166,8 +182,15 @@ public enum SafeFileUpdate {
         }
     }
 
+    /// Replaces `path` by a new file holding `bytes`, with `mode`, `owner` and
+    /// the extended attributes of the file open as `attributesFrom`.
+    ///
+    /// - Returns: Notes on attributes that could not be kept.
+    @discardableResult
     private static func writeReplacing(_ path: String, with bytes: [UInt8], mode: mode_t, owner: stat?,
-                                       syscalls: FileUpdateSyscalls) throws(CPUCompatError) {
+                                       attributesFrom source: Int32? = nil,
+                                       syscalls: FileUpdateSyscalls) throws(CPUCompatError) -> [String] {
+        var notes: [String] = []
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -197,6 +220,11 @@ public enum SafeFileUpdate {
             guard syscalls.fchmod(descriptor, mode & 0o7777) == 0 else {
                 throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno))
             }
+            if let source {
+                notes += copyExtendedAttributes(from: source, to: descriptor).map {
+                    "\(path): could not keep the extended attribute \($0.name) (\($0.reason))"
+                }
+            }
             guard syscalls.fsync(descriptor) == 0 else { throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno)) }
         }
         guard syscalls.rename(temporary, path) == 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
@@ -205,6 +233,52 @@ public enum SafeFileUpdate {
         if folderDescriptor >= 0 {
             fsync(folderDescriptor)
             close(folderDescriptor)
+        }
+        return notes
+    }
+
+    /// Copies every extended attribute of `source` to `destination`.
+    ///
+    /// - Returns: The attributes that could not be copied, with the reason.
+    private static func copyExtendedAttributes(from source: Int32, to destination: Int32) -> [(name: String, reason: String)] {
+        let size = flistxattr(source, nil, 0)
+        guard size > 0 else { return [] }
+        var list = [CChar](repeating: 0, count: size)
+        let listed = flistxattr(source, &list, size)
+        guard listed > 0 else { return [] }
+        var failures: [(String, String)] = []
+        for nameBytes in list[..<listed].split(separator: 0) {
+            let name = String(decoding: nameBytes.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let length = fgetxattr(source, name, nil, 0)
+            guard length >= 0 else {
+                failures.append((name, FileSystem.describe(errno)))
+                continue
+            }
+            var value = [UInt8](repeating: 0, count: max(length, 1))
+            let read = fgetxattr(source, name, &value, length)
+            if read < 0 || fsetxattr(destination, name, value, max(read, 0), 0) != 0 {
+                failures.append((name, FileSystem.describe(errno)))
+            }
+        }
+        return failures
+    }
+
+    /// Removes temporary files of `path` (`.NAME.cpucompat-XXXXXX`) that runs
+    /// killed before they could remove them left, if older than a minute (a
+    /// younger one may belong to a run still writing `--output` there).
+    private static func removeStaleTemporaryFiles(of path: String) {
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let prefix = ".\(name).cpucompat-"
+        guard let names = try? FileSystem.contents(ofDirectory: folder) else { return }
+        let now = time(nil)
+        for entry in names where entry.hasPrefix(prefix) && entry.count == prefix.count + 6 {
+            let stale = FileSystem.join(folder, entry)
+            var status = stat()
+            if lstat(stale, &status) == 0, status.st_mode & S_IFMT == S_IFREG, now - status.st_mtim.tv_sec > 60 {
+                unlink(stale)
+            }
         }
     }
 }
