@@ -85,7 +85,9 @@ struct ModelsCommand: ParsableCommand {
             let (hosts, skippedSome) = try input.load(cpuMap)
             let x86 = try cpuMap.x86Architecture(for: hosts)
             if let check, x86.model(named: check) == nil {
-                _ = try cpuMap.explain(check)  // throws the unknown-name error, with the nearest names
+                throw CPUCompatError.unknownModel(name: check, path: "--check", line: nil,
+                                                  hint: NearestNames.nearest(to: check, in: x86.models.map(\.name))
+                                                      .first.map { "did you mean \($0)?" })
             }
             let report = try x86.modelUsability(of: hosts, includeAll: all, minHosts: minHosts)
             try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)

@@ -86,9 +86,9 @@ enum FileDescriptorWriter {
             let written = bytes.withUnsafeBytes { raw in
                 Glibc.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset)
             }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return String(cString: strerror(errno)).lowercased()
+            if written <= 0 {
+                if written < 0, errno == EINTR { continue }
+                return String(cString: strerror(written == 0 ? EIO : errno)).lowercased()
             }
             offset += written
         }

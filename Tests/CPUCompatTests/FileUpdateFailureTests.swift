@@ -56,6 +56,17 @@ private func failing(_ name: String, _ code: Int32) -> FileUpdateSyscalls {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty, "\(call) left a file")
     }
 
+    @Test func aWriteThatWritesNothingIsAFailureNotALoop() throws {
+        let folder = makeScratchDirectory()
+        defer { removeTree(folder) }
+        var calls = FileUpdateSyscalls.live
+        calls.write = { _, _, _ in 0 }
+        let error = #expect(throws: CPUCompatError.self) {
+            try SafeFileUpdate.write(Self.original, to: folder + "/new.xml", followSymlinks: false, syscalls: calls)
+        }
+        #expect(error?.description == "\(folder)/new.xml: input/output error")
+    }
+
     @Test func aFailingWriteThroughAFIFOSaysSo() throws {
         let folder = makeScratchDirectory()
         defer { removeTree(folder) }

@@ -231,6 +231,14 @@ private func oracleMapInstalled(_ release: String) -> Bool {
               to: entry)
         #expect(try CPUMap(contentsOf: folder, usingSnapshots: true, cache: cache).libvirtVersion == nil)
 
+        // An entry others could have written (group- or world-writable) is not trusted.
+        write(String(decoding: CPUMapCache.sealed(doctored), as: UTF8.self), to: entry)
+        try #require(chmod(entry, 0o666) == 0)
+        #expect(try CPUMap(contentsOf: folder, usingSnapshots: true, cache: cache).libvirtVersion == nil)
+        write(String(decoding: CPUMapCache.sealed(doctored), as: UTF8.self), to: entry)
+        try #require(chmod(entry, 0o600) == 0)
+        #expect(try CPUMap(contentsOf: folder, usingSnapshots: true, cache: cache).libvirtVersion == "doctored")
+
         // An unusable cache folder (a file stands where it should be) is no error.
         let blocked = CPUMapCache(folder: folder + "/index.xml/cpucompat")
         #expect(try CPUMap(contentsOf: folder, usingSnapshots: true, cache: blocked).architectures == parsed.architectures)
@@ -244,6 +252,16 @@ private func oracleMapInstalled(_ release: String) -> Bool {
         #expect(again.architectures == map.architectures)
         #expect(again.snapshot(libvirtVersion: "x", provenance: "test map") == text)
         #expect(again.provenance == "test map")
+    }
+
+    @Test func aSnapshotNamingFeaturesItLacksIsRefusedNotACrash() throws {
+        for model in ["model Old vendor=Intel decode=host,guest features=1 retired=7",
+                      "model Old vendor=Intel decode=host,guest features=ff0",
+                      "model Old vendor=Intel decode=host,guest features=1 retired=99999999999"] {
+            let text = "cpucompat-cpu-map 2\narch x86\nvendor Intel string=GenuineIntel\nfeature fpu cpuid=1/-/edx/1\n" + model + "\n"
+            let error = #expect(throws: CPUCompatError.self) { try CPUMap(snapshot: text, origin: .legacyFile("bad")) }
+            #expect(error?.description == "bad:5: unreadable snapshot line", "\(model)")
+        }
     }
 
     @Test func version1SnapshotsStillLoad() throws {

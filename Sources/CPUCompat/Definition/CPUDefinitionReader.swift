@@ -130,6 +130,9 @@ private final class CPUCollector: XMLStreamHandler {
     private var features: [CPUDefinition.Feature] = []
     private var documentArch: String?
     private var declaredModel: CPUDefinition.DeclaredModel?
+    /// The position in `definitions` of the current document's domcapabilities
+    /// host-model, which its custom-mode models describe.
+    private var documentHostModel: Int?
     private var inCustomMode = false
 
     private enum TextTarget { case model, vendor, arch, documentArch, declaredModel }
@@ -165,7 +168,10 @@ private final class CPUCollector: XMLStreamHandler {
             readCPUChild(element, name: name)
             return
         }
-        if depth == 1 { documentArch = nil }
+        if depth == 1 {
+            documentArch = nil
+            documentHostModel = nil
+        }
         let root = depth == 1 ? name : stack[base]
         let parent = depth >= 3 ? stack[base + 1] : ""
         switch (root, depth) {
@@ -209,8 +215,8 @@ private final class CPUCollector: XMLStreamHandler {
             case .documentArch: documentArch = value
             case .declaredModel:
                 declaredModel?.name = value
-                if let declaredModel, !definitions.isEmpty, definitions[definitions.count - 1].source == .domainCapabilities {
-                    definitions[definitions.count - 1].declaredModels.append(declaredModel)
+                if let declaredModel, let documentHostModel {
+                    definitions[documentHostModel].declaredModels.append(declaredModel)
                 }
                 declaredModel = nil
             }
@@ -224,6 +230,7 @@ private final class CPUCollector: XMLStreamHandler {
             features.removeAll(keepingCapacity: true)
             if current?.arch == nil { current?.arch = documentArch }
             if let cpu = current.take(), cpu.source != .domainCapabilities || cpu.model != nil {
+                if cpu.source == .domainCapabilities { documentHostModel = definitions.count }
                 definitions.append(cpu)  // a host-model mode without a model describes no CPU
             }
         }

@@ -34,7 +34,10 @@ extension CPUMap {
         for name in try FileSystem.contents(ofDirectory: folder) {
             let path = FileSystem.join(folder, name)
             if FileSystem.isDirectory(path) {
-                if recursive, !name.hasPrefix(".") { files += try xmlFiles(in: path, recursive: true) }
+                // Linked folders are not followed: a link to an ancestor would never end.
+                if recursive, !name.hasPrefix("."), !FileSystem.isSymbolicLink(path) {
+                    files += try xmlFiles(in: path, recursive: true)
+                }
             } else if name.lowercased().hasSuffix(".xml") {
                 files.append(path)
             }

@@ -25,7 +25,7 @@ enum FileSystem {
     /// - Throws: `CPUCompatError.unreadable` naming the path and the reason
     ///   (missing, permission denied, a directory, a device, too large).
     static func read(_ path: String, limit: Int = maximumFileSize) throws(CPUCompatError) -> [UInt8] {
-        let descriptor = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        var descriptor = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw .unreadable(path: path, reason: describe(errno)) }
         defer { if descriptor != STDIN_FILENO { close(descriptor) } }
 
@@ -42,9 +42,15 @@ enum FileSystem {
         default:
             break
         }
-        // Opened without blocking so that a FIFO with no writer cannot hang
-        // the open; reads block again from here on.
-        if descriptor != STDIN_FILENO {
+        // Opened without blocking so that a device is refused before its open
+        // can wait; a FIFO is then opened again the usual way, waiting for
+        // its writer (read at once, a FIFO without one would seem empty).
+        if descriptor != STDIN_FILENO, status.st_mode & S_IFMT == S_IFIFO {
+            let blocking = open(path, O_RDONLY | O_CLOEXEC)
+            guard blocking >= 0 else { throw .unreadable(path: path, reason: describe(errno)) }
+            close(descriptor)
+            descriptor = blocking
+        } else if descriptor != STDIN_FILENO {
             _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         }
         // Read straight into the array, growing it only when the file is
@@ -82,6 +88,12 @@ enum FileSystem {
     static func isDirectory(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// Whether `path` is a symbolic link (not followed).
+    static func isSymbolicLink(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFLNK
     }
 
     /// Whether `path` exists.

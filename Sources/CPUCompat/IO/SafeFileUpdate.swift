@@ -75,9 +75,10 @@ public enum SafeFileUpdate {
     /// Writes `bytes` to `path`. A new or regular file is written through a
     /// flushed temporary file and a rename: an existing one keeps its mode and
     /// owner, a new one gets 0666 less the umask. What is not a regular file
-    /// is never replaced: a FIFO, a character device or a socket
-    /// (`/dev/stdout`, a pipe) is written through; a symbolic link is
-    /// followed only with `followSymlinks`; a directory or a block device is refused.
+    /// is never replaced: a FIFO, a character device or a socket, or a link
+    /// to one (`/dev/stdout` onto a pipe or a terminal), is written through;
+    /// a symbolic link to a regular file is followed only with
+    /// `followSymlinks`; a directory or a block device is refused.
     ///
     /// - Parameters:
     ///   - bytes: The content.
@@ -90,9 +91,14 @@ public enum SafeFileUpdate {
 
     /// `write(_:to:followSymlinks:)` through the given system calls.
     static func write(_ bytes: [UInt8], to path: String, followSymlinks: Bool, syscalls: FileUpdateSyscalls) throws(CPUCompatError) {
-        var link = stat()
+        var link = stat(), target = stat()
         var path = path
         if lstat(path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK {
+            // A link to a stream is written through (opening follows it); only
+            // a link to a file that would be replaced needs followSymlinks.
+            if stat(path, &target) == 0, [S_IFIFO, S_IFCHR, S_IFSOCK].contains(target.st_mode & S_IFMT) {
+                return try writeThrough(bytes, to: path, syscalls: syscalls)
+            }
             path = try resolveTarget(path, followSymlinks: followSymlinks)
         }
         var status = stat()
@@ -120,9 +126,9 @@ public enum SafeFileUpdate {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { raw in syscalls.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let failure = errno
+            if written <= 0 {
+                if written < 0, errno == EINTR { continue }
+                let failure = written == 0 ? EIO : errno
                 close(descriptor)
                 throw .unwritable(path: path, reason: FileSystem.describe(failure))
             }
@@ -207,9 +213,9 @@ public enum SafeFileUpdate {
             var offset = 0
             while offset < bytes.count {
                 let written = bytes.withUnsafeBytes { raw in syscalls.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(errno))
+                if written <= 0 {
+                    if written < 0, errno == EINTR { continue }
+                    throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(written == 0 ? EIO : errno))
                 }
                 offset += written
             }

@@ -25,16 +25,18 @@ struct CPUMapCache {
         return CPUMapCache(folder: FileSystem.join(home, ".cache/cpucompat"))
     }
 
-    /// The entry file for a folder's fingerprint.
+    /// The entry file for a folder's fingerprint. The snapshot format's
+    /// version is part of the name: a cpucompat that reads maps differently
+    /// writes a new format, and never takes an older one's entries.
     func entry(for fingerprint: String) -> String? {
-        folder.map { FileSystem.join($0, "map-\(fingerprint).snapshot") }
+        folder.map { FileSystem.join($0, "map-v2-\(fingerprint).snapshot") }
     }
 
     /// The cached map of the folder with `fingerprint`, if a sound entry exists.
     func load(fingerprint: String, origin: CPUMap.Origin) -> CPUMap? {
-        guard let path = entry(for: fingerprint), FileSystem.exists(path),
+        guard let path = entry(for: fingerprint), Self.isTrusted(path),
               let bytes = try? FileSystem.read(path),
-              let body = Self.verifiedBody(bytes),
+              let body = Self.verifiedBody(bytes), body.starts(with: Array((CPUMap.snapshotHeader + "\n").utf8)),
               let map = try? CPUMap(snapshot: String(decoding: body, as: UTF8.self), origin: origin),
               map.folderFingerprint == fingerprint
         else { return nil }
@@ -44,9 +46,13 @@ struct CPUMapCache {
     /// Keeps `map` (read from a folder) for later runs; failures are ignored.
     func store(_ map: CPUMap) {
         guard let fingerprint = map.folderFingerprint, let path = entry(for: fingerprint), let folder else { return }
-        guard Self.makeFolders(folder) else { return }
-        try? SafeFileUpdate.write(Self.sealed(map.snapshot(libvirtVersion: map.libvirtVersion, provenance: map.provenance)),
-                                  to: path)
+        guard Self.makeFolders(folder), Self.isTrusted(folder) else { return }
+        // Only ever a regular file, replaced: something else at the path (a FIFO) is left alone.
+        var status = stat()
+        if lstat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG { return }
+        guard (try? SafeFileUpdate.write(Self.sealed(map.snapshot(libvirtVersion: map.libvirtVersion, provenance: map.provenance)),
+                                         to: path)) != nil else { return }
+        chmod(path, 0o600)
     }
 
     /// A snapshot with its checksum line, as entries are stored.
@@ -54,6 +60,16 @@ struct CPUMapCache {
         var bytes = Array(snapshot.utf8)
         bytes += Array("checksum \(checksum(bytes))\n".utf8)
         return bytes
+    }
+
+    /// Whether `path` (an entry or the folder) is what this user alone could
+    /// have written: owned by the effective user and writable by no one else,
+    /// not a link. The checksum is no secret, so root run with a user's
+    /// `$HOME` must not take a snapshot that user could have planted.
+    private static func isTrusted(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_mode & S_IFMT != S_IFLNK
+            && status.st_uid == geteuid() && status.st_mode & 0o022 == 0
     }
 
     /// The bytes before a final `checksum` line that matches them.

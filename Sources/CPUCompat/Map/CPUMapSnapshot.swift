@@ -165,7 +165,9 @@ extension CPUMap {
             case "model":
                 guard currentName != nil, let featureWords = value("features"),
                       let modelFeatures = FeatureSet(hexWords: featureWords),
-                      let retired = retiredOrder(value("retired"), legacySet: value("removed")) else { throw bad() }
+                      let retired = retiredOrder(value("retired"), legacySet: value("removed")),
+                      modelFeatures.isWithin(count: features.count), retired.allSatisfy({ $0 < features.count })
+                else { throw bad() }
                 let decode = split(value("decode") ?? [], UInt8(ascii: ","))
                 var signatures: [CPUSignature] = []
                 for attribute in attributes where attribute.key.elementsEqual("sig".utf8) {

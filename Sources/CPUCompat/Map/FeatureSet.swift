@@ -112,6 +112,17 @@ public struct FeatureSet: Hashable, Sendable, Sequence {
         }
     }
 
+    /// Whether every index in the set is below `count` (a snapshot's bitmaps
+    /// must name only features it defines).
+    func isWithin(count: Int) -> Bool {
+        for (position, word) in words.enumerated() where word != 0 {
+            let first = position << 6
+            if first >= count { return false }
+            if count - first < 64, word >> UInt64(count - first) != 0 { return false }
+        }
+        return true
+    }
+
     /// The set as hexadecimal, least significant word first (the snapshot format).
     var hexWords: String {
         var end = words.count
