@@ -1,13 +1,16 @@
 /// The best named CPU model that every given CPU can run, computed the way
-/// libvirt 9.0's `virsh cpu-baseline` computes it.
+/// `virsh cpu-baseline` of libvirt 9.0, 11.3 and 12.9 computes it.
 ///
 /// These are the rules, learned by black-box experiment against `virsh -c
-/// test:///default cpu-baseline` (libvirt 9.0, Debian 12) and held to by the
-/// differential test over generated and real host CPUs:
+/// test:///default cpu-baseline` of each release with its own CPU map, and
+/// held to by the differential tests over generated and real host CPUs. One
+/// algorithm serves all three; what changed between them is in the maps,
+/// which the loader reads (`added='yes'`, the order of retired features).
 ///
+/// 0. **A model.** Every CPU must name one (libvirt: "Missing CPU model name").
 /// 1. **Features of a CPU.** Its model's features (parents included, those
-///    marked `removed='yes'` excluded) plus its listed features. The
-///    baseline's data is the intersection over all CPUs.
+///    marked `removed='yes'` or `added='yes'` excluded) plus its listed
+///    features. The baseline's data is the intersection over all CPUs.
 /// 2. **Vendor.** The first CPU's `<vendor>` sets the vendor, if it names one.
 ///    Each later CPU must agree: its `<vendor>`, or failing that its model's
 ///    vendor, sets the vendor if none is set yet and must otherwise match it
@@ -20,7 +23,7 @@
 /// 4. **The same model everywhere.** If every CPU names the same model and
 ///    the scan reaches it, that model is the result with `fallback='forbid'`.
 /// 5. **Cost.** For a candidate: `r` = common features it lacks; `d` = its
-///    features, and its removed features, not in common; `k = ⌈d/2⌉`;
+///    features, and its retired features, not in common; `k = ⌈d/2⌉`;
 ///    `cost = r + d + k(k+1)/2`: each further disabled feature costs more.
 ///    A candidate replaces the best so far if its cost is lower, or equal
 ///    with a lower `k`, or if it is the model of one of the input CPUs and
@@ -28,22 +31,23 @@
 /// 6. **Fallback.** `forbid` only by rule 4; otherwise `allow`.
 /// 7. **Features.** `require` lists common features the model lacks, in map
 ///    order; `disable` lists the model's features not in common in map order,
-///    then its removed features not in common. With `expandFeatures`
-///    (virsh's `--features`) every common feature is `require` and every
-///    other feature of the model (removed ones included) `disable`, all in
-///    one list sorted by name.
+///    then its retired features not in common, in the order the model's
+///    files list them. With `expandFeatures` (virsh's `--features`) every
+///    common feature is `require` and every other feature of the model
+///    (retired ones included) `disable`, all in one list sorted by name.
 ///
-/// Where cpucompat deliberately differs from libvirt 9.0:
+/// Where cpucompat deliberately differs from libvirt:
 /// - `policy='disable'` and `policy='forbid'` features take the feature away.
-///   libvirt 9.0 reads every baseline input as a host CPU and counts them as
+///   libvirt reads every baseline input as a host CPU and counts them as
 ///   present, so a domcapabilities host-model that disables a feature still
 ///   "has" it; a guest on that host cannot, so cpucompat leaves it out.
-/// - Feature aliases (`sse4_1`, `pclmulqdq`) are accepted; libvirt 9.0 rejects
+///   (libvirt also refuses a domcapabilities file as baseline input.)
+/// - Feature aliases (`sse4_1`, `pclmulqdq`) are accepted; libvirt rejects
 ///   them in baseline input although its map defines them.
-/// - Guest-style `<cpu mode='…'>` elements and CPUs without `<arch>` (taken as
-///   x86) are read; libvirt 9.0 refuses both.
+/// - Guest-style `<cpu mode='custom'>` elements and CPUs without `<arch>`
+///   (taken as x86) are read; libvirt refuses both.
 /// - `allowCrossVendor` and `migratableOnly` are cpucompat's options (the
-///   test driver of libvirt 9.0 rejects `--migratable`).
+///   test driver rejects `--migratable`).
 public struct Baseline: Hashable, Sendable, Codable {
     /// Whether libvirt may replace the model with a close one (`allow`) or
     /// must use it as named (`forbid`).

@@ -95,8 +95,10 @@ extension CPUArchitecture {
                 }
             }
             let count = runnable.filter { $0 }.count
-            if count > 0 || includeAll || !declarations.isEmpty { rows.append(.init(name: model.name, canonical: canonicalName(of: model), vendor: model.vendor, runnableOn: count,
-                              blocked: order.map { .init(missing: $0, hosts: blocked[$0] ?? []) }, declared: declarations)) }
+            if count > 0 || includeAll || !declarations.isEmpty {
+                rows.append(.init(name: model.name, canonical: canonicalName(of: model), vendor: model.vendor, runnableOn: count,
+                                  blocked: order.map { .init(missing: $0, hosts: blocked[$0] ?? []) }, declared: declarations))
+            }
             if count == hosts.count { everywhere.append(model) }
             if let minHosts, count >= minHosts, model.decodesGuest {
                 if let current = partialChoice {

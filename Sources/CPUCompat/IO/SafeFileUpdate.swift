@@ -123,18 +123,35 @@ public enum SafeFileUpdate {
     private static func writeThrough(_ bytes: [UInt8], to path: String, syscalls: FileUpdateSyscalls) throws(CPUCompatError) {
         let descriptor = open(path, O_WRONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
+        if let failure = writeAll(bytes, to: descriptor, syscalls: syscalls) {
+            close(descriptor)
+            throw .unwritable(path: path, reason: FileSystem.describe(failure))
+        }
+        guard close(descriptor) == 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
+    }
+
+    /// Writes all of `bytes`, retrying short writes and interruptions; a write
+    /// that writes nothing is a failure (EIO), not a reason to loop.
+    ///
+    /// - Returns: nil, or the `errno` of the failure.
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, syscalls: FileUpdateSyscalls) -> Int32? {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { raw in syscalls.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
             if written <= 0 {
                 if written < 0, errno == EINTR { continue }
-                let failure = written == 0 ? EIO : errno
-                close(descriptor)
-                throw .unwritable(path: path, reason: FileSystem.describe(failure))
+                return written == 0 ? EIO : errno
             }
             offset += written
         }
-        guard close(descriptor) == 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
+        return nil
+    }
+
+    /// The folder holding `path` and the file's name in it.
+    private static func folderAndName(_ path: String) -> (folder: String, name: String) {
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        return (folder, slash.map { String(path[path.index(after: $0)...]) } ?? path)
     }
 
     private static func resolveTarget(_ path: String, followSymlinks: Bool) throws(CPUCompatError) -> String {
@@ -197,9 +214,7 @@ public enum SafeFileUpdate {
                                        attributesFrom source: Int32? = nil,
                                        syscalls: FileUpdateSyscalls) throws(CPUCompatError) -> [String] {
         var notes: [String] = []
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let (folder, name) = folderAndName(path)
         var template = Array(FileSystem.join(folder, ".\(name).cpucompat-XXXXXX").utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
         guard descriptor >= 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
@@ -210,14 +225,8 @@ public enum SafeFileUpdate {
         }
         do {
             defer { close(descriptor) }
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeBytes { raw in syscalls.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset) }
-                if written <= 0 {
-                    if written < 0, errno == EINTR { continue }
-                    throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(written == 0 ? EIO : errno))
-                }
-                offset += written
+            if let failure = writeAll(bytes, to: descriptor, syscalls: syscalls) {
+                throw CPUCompatError.unwritable(path: path, reason: FileSystem.describe(failure))
             }
             // Owner first: changing the owner clears the set-uid and set-gid bits, which fchmod then restores.
             if let owner, geteuid() == 0, syscalls.fchown(descriptor, owner.st_uid, owner.st_gid) != 0 {
@@ -273,9 +282,7 @@ public enum SafeFileUpdate {
     /// killed before they could remove them left, if older than a minute (a
     /// younger one may belong to a run still writing `--output` there).
     private static func removeStaleTemporaryFiles(of path: String) {
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let (folder, name) = folderAndName(path)
         let prefix = ".\(name).cpucompat-"
         guard let names = try? FileSystem.contents(ofDirectory: folder) else { return }
         let now = time(nil)

@@ -73,9 +73,10 @@ extension CPUMap {
     /// - Parameter release: `9.0`, `11.3` or `12.9`; nil for the newest.
     /// - Throws: `CPUCompatError.unreadable` for a release cpucompat has no map of.
     public static func builtIn(release: String? = nil) throws(CPUCompatError) -> CPUMap {
-        guard let builtIn = release.map(BuiltInCPUMap.named) ?? BuiltInCPUMap.newest else {
+        guard let release else { return try BuiltInCPUMap.newest.load() }
+        guard let builtIn = BuiltInCPUMap.named(release) else {
             let known = BuiltInCPUMap.all.map(\.description).joined(separator: ", ")
-            throw .unreadable(path: builtInName + ":" + (release ?? ""), reason: "no built-in CPU map of that release (there are \(known))")
+            throw .unreadable(path: builtInName + ":" + release, reason: "no built-in CPU map of that release (there are \(known))")
         }
         return try builtIn.load()
     }

@@ -167,37 +167,33 @@ extension String {
 /// `label: a,b,c` indented by `indent`, the list wrapped at commas so that no
 /// line passes 100 columns, continuation lines indented four more: fleet
 /// reports stay readable in a terminal and in mail.
-func wrapped(_ label: String, _ items: [String], indent: Int, width: Int = 100) -> [String] {
+func wrapped(_ label: String, _ items: [String], indent: Int) -> [String] {
     let margin = String(repeating: " ", count: indent)
-    var lines: [String] = []
-    var line = margin + label + ": "
-    var lineHasItems = false
-    for (position, item) in items.enumerated() {
-        let piece = item + (position < items.count - 1 ? "," : "")
-        if lineHasItems, line.count + piece.count > width {
-            lines.append(line)
-            line = margin + "    "
-            lineHasItems = false
-        }
-        line += piece
-        lineHasItems = true
-    }
-    lines.append(line)
-    return lines
+    let pieces = items.enumerated().map { $0.element + ($0.offset < items.count - 1 ? "," : "") }
+    return wrap(pieces, first: margin + label + ": ", continuation: margin + "    ", separator: "")
 }
 
 /// `text` broken at spaces so that no line passes 100 columns, continuation
 /// lines indented by four.
-func wrappedWords(_ text: String, width: Int = 100) -> [String] {
+func wrappedWords(_ text: String) -> [String] {
+    wrap(text.split(separator: " ", omittingEmptySubsequences: false).map(String.init), first: "", continuation: "    ",
+         separator: " ")
+}
+
+/// `pieces` joined by `separator` into lines of at most `width` columns (a
+/// piece longer than that stands alone on its line).
+private func wrap(_ pieces: [String], first: String, continuation: String, separator: String, width: Int = 100) -> [String] {
     var lines: [String] = []
-    var line = ""
-    for word in text.split(separator: " ", omittingEmptySubsequences: false) {
-        if !line.isEmpty, line.count + 1 + word.count > width {
+    var line = first
+    var lineHasPieces = false
+    for piece in pieces {
+        if lineHasPieces, line.count + separator.count + piece.count > width {
             lines.append(line)
-            line = "    " + word
-        } else {
-            line += (line.isEmpty ? "" : " ") + word
+            line = continuation
+            lineHasPieces = false
         }
+        line += (lineHasPieces ? separator : "") + piece
+        lineHasPieces = true
     }
     lines.append(line)
     return lines
