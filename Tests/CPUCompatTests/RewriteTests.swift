@@ -3,7 +3,7 @@ import Testing
 @testable import CPUCompat
 
 // Library-level tests of `cpucompat patch` and `cpucompat compare`: the guest
-// CPU plans, DomainPatcher, ElementScanner, UnifiedDiff, SafeFileUpdate and
+// CPU plans, DomainPatcher, DomainLayout, UnifiedDiff, SafeFileUpdate and
 // CPUArchitecture.compare.
 //
 // Expected values come from the story in the README (kvm02 is a Haswell host
@@ -149,8 +149,8 @@ extension RewriteTests {
     @Suite struct GuestPlanTests {
         @Test func disableStrategyDisablesTheNineFeaturesInLibvirtsOrder() throws {
             let plan = try x86.guestPlan(for: try storyHosts(), strategy: .disable)
-            #expect(plan.mode == "host-model")
-            #expect(plan.check == "partial")
+            #expect(plan.mode == .hostModel)
+            #expect(plan.check == .partial)
             #expect(plan.match == nil)
             #expect(plan.model == nil)
             #expect(plan.vendor == nil)
@@ -160,11 +160,11 @@ extension RewriteTests {
 
         @Test func modelStrategyIsTheBaselineWithFallbackForbid() throws {
             let plan = try x86.guestPlan(for: try storyHosts(), strategy: .model)
-            #expect(plan.mode == "custom")
-            #expect(plan.match == "exact")
-            #expect(plan.check == "partial")
+            #expect(plan.mode == .custom)
+            #expect(plan.match == .exact)
+            #expect(plan.check == .partial)
             #expect(plan.model == "IvyBridge-IBRS")
-            #expect(plan.fallback == "forbid")
+            #expect(plan.fallback == .forbid)
             #expect(plan.vendor == "Intel")
             #expect(plan.features.filter { $0.policy == .require }.map(\.name) == storyModelRequire)
             #expect(plan.features.allSatisfy { $0.policy == .require }, "IvyBridge-IBRS is whole on both hosts")
@@ -438,18 +438,18 @@ private func uniqueCanonicalNames(_ entries: [String]) throws -> Bool {
     return Set(names).count == names.count
 }
 
-// MARK: - ElementScanner
+// MARK: - DomainLayout
 
 extension RewriteTests {
-    @Suite struct ElementScannerTests {
-        @Test func findsTheRootAndItsChildrenWithExactOffsets() throws {
+    @Suite struct DomainLayoutTests {
+        @Test func findsTheRootItsChildrenAndTheCPUsPartsWithExactOffsets() throws {
             let xml = """
             <?xml version="1.0"?>
             <!-- header with <fake> markup -->
             <domain type='kvm' note="x > y">
               <name>n</name>
               <![CDATA[ <cpu> ]]>
-              <cpu mode='host-model'/>
+              <cpu mode='host-model' xmlns:z="urn:z" z:a='1'><!-- c <x> --><?pi <?q <model/> ?><model>M</model><z:e/></cpu>
               <?pi <cpu>?>
               <metadata><a:b xmlns:a="urn:a"><a:c/></a:b></metadata>
               <devices>
@@ -458,22 +458,41 @@ extension RewriteTests {
             </domain>
             """
             let bytes = Array(xml.utf8)
-            let scanner = ElementScanner(bytes: bytes)
-            let root = try #require(scanner.root())
-            #expect(root.name == "domain")
-            #expect(!root.isSelfClosing)
-            #expect(text(bytes[root.start..<root.startTagEnd]) == "<domain type='kvm' note=\"x > y\">")
-            #expect(text(bytes[root.start..<root.end]).hasSuffix("</domain>"))
-            let children = scanner.children(of: root)
-            #expect(children.map(\.name) == ["name", "cpu", "metadata", "devices"])
-            let texts = children.map { text(bytes[$0.start..<$0.end]) }
-            #expect(texts == ["<name>n</name>", "<cpu mode='host-model'/>",
+            let layout = try DomainLayout.read(bytes, path: "d.xml")
+            #expect(text(bytes[layout.root.start..<layout.root.startTagEnd]) == "<domain type='kvm' note=\"x > y\">")
+            #expect(text(bytes[layout.root.range]).hasSuffix("</domain>"))
+            #expect(layout.children.map(\.name) == ["name", "cpu", "metadata", "devices"])
+            let texts = layout.children.map { text(bytes[$0.span.range]) }
+            #expect(texts == ["<name>n</name>",
+                              "<cpu mode='host-model' xmlns:z=\"urn:z\" z:a='1'><!-- c <x> --><?pi <?q <model/> ?><model>M</model><z:e/></cpu>",
                               "<metadata><a:b xmlns:a=\"urn:a\"><a:c/></a:b></metadata>",
                               "<devices>\n    <disk/>\n  </devices >"])
-            #expect(children.map(\.isSelfClosing) == [false, true, false, false])
-            let metadata = scanner.children(of: children[2])
-            #expect(metadata.map(\.name) == ["a:b"])
-            #expect(scanner.children(of: children[1]).isEmpty)
+            #expect(layout.children.map(\.span.isEmptyElement) == [false, false, false, false])
+            let cpu = try #require(layout.cpu)
+            #expect(cpu.line == 6)
+            #expect(cpu.attributes == [.init(name: "mode", value: "host-model", isPrefixed: false),
+                                       .init(name: "z:a", value: "1", isPrefixed: true)])
+            #expect(cpu.namespaceDeclarations.map { "\($0.prefix ?? "")=\($0.uri)" } == ["z=urn:z"])
+            let parts = cpu.parts.map { part -> String in
+                switch part {
+                case let .other(range): "other " + text(bytes[range])
+                case let .element(name, isLibvirts, _, span): "\(name) \(isLibvirts) " + text(bytes[span.range])
+                }
+            }
+            #expect(parts == ["other <!-- c <x> -->", "other <?pi <?q <model/> ?>", "model true <model>M</model>",
+                              "e false <z:e/>"])
+        }
+
+        @Test func offsetsHoldPastLibxml2sBufferShrinking() throws {
+            // libxml2 drops consumed input as it goes; offsets must still be the file's.
+            let padding = String(repeating: "<metadata><x:y xmlns:x='u'>\(String(repeating: "é", count: 40))</x:y></metadata>\n  ", count: 3000)
+            let xml = "<domain type='kvm'>\n  <name>n</name>\n  \(padding)<cpu mode='host-model'/>\n</domain>\n"
+            let bytes = Array(xml.utf8)
+            let layout = try DomainLayout.read(bytes, path: "d.xml")
+            let cpu = try #require(layout.cpu)
+            #expect(text(bytes[cpu.span.range]) == "<cpu mode='host-model'/>")
+            #expect(cpu.span.isEmptyElement)
+            #expect(layout.children.count == 3002)
         }
     }
 }

@@ -234,6 +234,12 @@ struct HostileCommandDocument: Sendable, CustomTestStringConvertible {
     static let deepNesting = String(repeating: "<a>", count: 200_000) + String(repeating: "</a>", count: 200_000)
 
     static func utf8(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    /// libvirt reads a domain as a C string, so a NUL byte ends it early.
+    static let nulByte = "holds a NUL byte, where libvirt would stop reading the file"
+    static func lineOfFirstNUL(_ bytes: [UInt8]) -> Int {
+        1 + bytes.prefix { $0 != 0 }.filter { $0 == 0x0A }.count
+    }
     static func utf16(_ text: String) -> [UInt8] { [0xFF, 0xFE] + text.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] } }
 
     static func garbage(seed: UInt64, count: Int = 4096) -> [UInt8] {
@@ -310,10 +316,10 @@ struct HostileCommandDocument: Sendable, CustomTestStringConvertible {
         // internal subset, before any entity is declared or used.
         HostileCommandDocument(name: "external entity in UTF-16", bytes: {
             utf16("<!DOCTYPE cpu [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n<cpu><model>&xxe;</model></cpu>\n")
-        }, expected: { "\($0):1: \(doctype)" }),
+        }, expected: { "\($0):1: \(doctype)" }, expectedAsDomain: { "\($0): is UTF-16 or UTF-32; libvirt reads a domain only as UTF-8 (convert it: iconv -t UTF-8)" }),
         HostileCommandDocument(name: "quadratic blowup in UTF-16", bytes: {
             utf16(quadraticSubset + "\n<cpu>\n  <model>" + quadraticReferences + "</model>\n</cpu>\n")
-        }, expected: { "\($0):1: \(doctype)" }),
+        }, expected: { "\($0):1: \(doctype)" }, expectedAsDomain: { "\($0): is UTF-16 or UTF-32; libvirt reads a domain only as UTF-8 (convert it: iconv -t UTF-8)" }),
         HostileCommandDocument(name: "200,000-deep nesting", bytes: { utf8("<cpu>\n" + deepNesting + "\n</cpu>\n") },
                                expected: { "\($0):2: \(HostileInputCommandTests.tooDeep)" }),
         HostileCommandDocument(name: "200,000-deep nesting in a domain", bytes: {
@@ -323,16 +329,20 @@ struct HostileCommandDocument: Sendable, CustomTestStringConvertible {
         HostileCommandDocument(name: "white space only", bytes: { utf8(" \n\t\r\n  \n") }, expected: { "\($0): the file is empty" }),
         HostileCommandDocument(name: "non-UTF-8 bytes", bytes: {
             utf8("<cpu>\n  <model>Has") + [0xFF, 0xFE, 0xC0] + utf8("well</model>\n</cpu>\n")
-        }, expected: { "\($0):2: Input is not proper UTF-8, indicate encoding !" }),
+        }, expected: { "\($0):2: Input is not proper UTF-8, indicate encoding !" },
+           expectedAsDomain: { "\($0):2: not valid UTF-8, which is how libvirt reads a domain" }),
         HostileCommandDocument(name: "a NUL byte", bytes: { utf8("<cpu>\n  <model>Has") + [0] + utf8("well</model>\n</cpu>\n") },
-                               expected: { "\($0):2: Char 0x0 out of allowed range" }),
+                               expected: { "\($0):2: Char 0x0 out of allowed range" },
+                               expectedAsDomain: { "\($0):2: \(nulByte)" }),
         HostileCommandDocument(name: "UTF-16 without a byte order mark", bytes: {
             Array(utf16("<cpu>\n  <model>Haswell</model>\n</cpu>\n").dropFirst(2))
-        }, expected: { "\($0):1: Char 0x0 out of allowed range" }),
+        }, expected: { "\($0):1: Char 0x0 out of allowed range" }, expectedAsDomain: { "\($0): is UTF-16 or UTF-32; libvirt reads a domain only as UTF-8 (convert it: iconv -t UTF-8)" }),
         HostileCommandDocument(name: "binary garbage, seed 1", bytes: { garbage(seed: 1) },
-                               expected: { "\($0):1: Start tag expected, '<' not found" }, exactWording: false),
+                               expected: { "\($0):1: Start tag expected, '<' not found" },
+                               expectedAsDomain: { "\($0):\(lineOfFirstNUL(garbage(seed: 1))): \(nulByte)" }, exactWording: false),
         HostileCommandDocument(name: "binary garbage, seed 2", bytes: { garbage(seed: 2) },
-                               expected: { "\($0):1: Start tag expected, '<' not found" }, exactWording: false),
+                               expected: { "\($0):1: Start tag expected, '<' not found" },
+                               expectedAsDomain: { "\($0):\(lineOfFirstNUL(garbage(seed: 2))): \(nulByte)" }, exactWording: false),
         HostileCommandDocument(name: "binary garbage after a start tag, seed 3", bytes: { utf8("<cpu>\n") + garbage(seed: 3) },
                                expected: { "\($0):2: Input is not proper UTF-8, indicate encoding !" }, exactWording: false),
         HostileCommandDocument(name: "a CPU map given as a CPU", bytes: { utf8("""
@@ -348,7 +358,7 @@ struct HostileCommandDocument: Sendable, CustomTestStringConvertible {
             </cpus>
 
             """) }, expected: { "\($0): no CPU definition found" },
-            expectedAsDomain: { "\($0):1: not a domain definition (the root element is not <domain>)" }),
+            expectedAsDomain: { "\($0):1: not a domain definition (the root element is <cpus>)" }),
     ]
 }
 

@@ -236,13 +236,12 @@ private func oracleInstalled(_ release: String) -> Bool {
     @Test func standardOutputCarriesTheSameBytesAsOutput() throws {
         let scratch = Scratch()
         defer { scratch.remove() }
-        // A Latin-1 domain: byte 0xE9 is 'é', which is not UTF-8.
+        // A UTF-8 domain with CRLF line ends and non-ASCII text, declaring another encoding,
+        // which libvirt ignores: it reads every domain as UTF-8.
         let original = try String(contentsOfFile: CLI.fixture("guest01.xml"), encoding: .utf8)
-        var bytes = Array("<?xml version='1.0' encoding='ISO-8859-1'?>\n".utf8)
-        bytes += Array(original.replacingOccurrences(of: "<name>guest01</name>", with: "<name>guest01</name>\n  <description>caf\u{1}</description>").utf8)
-            .map { $0 == 0x01 ? 0xE9 : $0 }
-        let domain = scratch.path("latin1.xml")
-        try Data(bytes).write(to: URL(fileURLWithPath: domain))
+        let text = "<?xml version='1.0' encoding='ISO-8859-1'?>\n" + original
+            .replacingOccurrences(of: "<name>guest01</name>", with: "<name>guest01</name>\n  <description>café 日本</description>")
+        let domain = try scratch.write("declared.xml", text.replacingOccurrences(of: "\n", with: "\r\n"))
         let written = scratch.path("written.xml"), printed = scratch.path("printed.xml")
         let hosts = "--host Fixtures/kvm02.xml --host Fixtures/kvm03.xml"
         let result = try CLI.runProgram("/bin/sh", ["-c", "'\(CLI.binary)' patch '\(domain)' \(hosts) --output '\(written)' "
@@ -251,7 +250,31 @@ private func oracleInstalled(_ release: String) -> Bool {
         let fromFile = try Data(contentsOf: URL(fileURLWithPath: written))
         let fromStandardOutput = try Data(contentsOf: URL(fileURLWithPath: printed))
         #expect(fromFile == fromStandardOutput)
-        #expect(fromStandardOutput.contains(0xE9), "the Latin-1 byte is kept")
+        let patched = String(decoding: fromStandardOutput, as: UTF8.self)
+        #expect(patched.contains("<description>café 日本</description>\r\n"), "the text and its CRLF are kept")
+        #expect(patched.contains("<cpu mode='custom' match='exact' check='partial'>\r\n"))
+    }
+
+    @Test func aDomainInAnotherEncodingIsRefusedAsLibvirtRefusesIt() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        // Latin-1 bytes: 0xE9 is 'é', which is not UTF-8. libvirt 9.0 and 12.9 refuse such a
+        // domain ("Input is not proper UTF-8"), whatever its declaration says.
+        let original = try String(contentsOfFile: CLI.fixture("guest01.xml"), encoding: .utf8)
+        var bytes = Array("<?xml version='1.0' encoding='ISO-8859-1'?>\n".utf8)
+        bytes += Array(original.replacingOccurrences(of: "<name>guest01</name>", with: "<name>guest01</name>\n  <description>caf\u{1}</description>").utf8)
+            .map { $0 == 0x01 ? 0xE9 : $0 }
+        let domain = scratch.path("latin1.xml")
+        try Data(bytes).write(to: URL(fileURLWithPath: domain))
+        let line = 1 + bytes.prefix { $0 != 0xE9 }.filter { $0 == 0x0A }.count
+        for arguments in [["patch", domain], ["patch", domain, "--in-place"]] {
+            let result = try CLI.run(arguments + ["--host", "Fixtures/kvm02.xml", "--host", "Fixtures/kvm03.xml"])
+            #expect(result.status == 2)
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr == "cpucompat: \(domain):\(line): not valid UTF-8: the file declares ISO-8859-1, but libvirt reads a "
+                    + "domain as UTF-8 whatever it declares, and refuses this one too; convert it: iconv -f ISO-8859-1 -t UTF-8\n")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: domain)) == Data(bytes), "the file is unchanged")
     }
 }
 

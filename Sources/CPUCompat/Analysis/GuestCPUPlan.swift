@@ -6,6 +6,32 @@ public enum PatchStrategy: String, Hashable, Sendable, Codable, CaseIterable {
     case disable
 }
 
+/// How a guest gets its CPU: libvirt's `<cpu mode=…>`.
+public enum GuestCPUMode: String, Hashable, Sendable, Codable, CaseIterable {
+    /// A named model with listed features: the same CPU wherever the guest runs.
+    case custom
+    /// The host's CPU as libvirt describes it, expanded when the guest starts.
+    case hostModel = "host-model"
+    /// The host's CPU as it is: the guest cannot move to a different CPU.
+    case hostPassthrough = "host-passthrough"
+    /// Everything the hypervisor can give: as host-bound as host-passthrough.
+    case maximum
+
+    /// Whether the guest's CPU is whatever the host it starts on has, so it
+    /// cannot move between hosts with different CPUs.
+    public var isHostBound: Bool { self == .hostPassthrough || self == .maximum }
+}
+
+/// How closely a custom guest CPU must match its model: libvirt's `<cpu match=…>`.
+public enum CPUMatch: String, Hashable, Sendable, Codable, CaseIterable {
+    case minimum, exact, strict
+}
+
+/// How strictly libvirt checks the guest CPU once it runs: libvirt's `<cpu check=…>`.
+public enum CPUCheck: String, Hashable, Sendable, Codable, CaseIterable {
+    case none, partial, full
+}
+
 /// The `<cpu>` a guest should have: mode, model, vendor and features.
 public struct GuestCPUPlan: Hashable, Sendable, Codable {
     /// One `<feature>` to write.
@@ -15,15 +41,15 @@ public struct GuestCPUPlan: Hashable, Sendable, Codable {
     }
 
     /// `custom` (with a model) or `host-model`.
-    public var mode: String
+    public var mode: GuestCPUMode
     /// `exact` for a custom CPU; nil for host-model.
-    public var match: String?
+    public var match: CPUMatch?
     /// How strictly libvirt checks the guest CPU after starting it.
-    public var check: String
+    public var check: CPUCheck
     /// The model name, for a custom CPU.
     public var model: String?
     /// The model's fallback attribute, for a custom CPU.
-    public var fallback: String?
+    public var fallback: Baseline.Fallback?
     /// The vendor, when all hosts share one.
     public var vendor: String?
     /// Features in the order they are written: `require` then `disable`, each in map order.
@@ -69,7 +95,7 @@ extension CPUArchitecture {
                 union.formUnion(host.features)
             }
             let disable = names(of: union.subtracting(common))
-            return GuestCPUPlan(mode: "host-model", match: nil, check: "partial", model: nil, fallback: nil, vendor: nil,
+            return GuestCPUPlan(mode: .hostModel, match: nil, check: .partial, model: nil, fallback: nil, vendor: nil,
                                 features: disable.map { .init(policy: .disable, name: $0) },
                                 requirable: names(of: common.subtracting(notForGuests)), presentOnSomeHost: names(of: union),
                                 notes: [])
@@ -111,7 +137,7 @@ extension CPUArchitecture {
         }
         let required = require.filter { !GuestCPUPlan.hostOnlyFeatures.contains($0) && !nonMigratable.contains($0) }
         return GuestCPUPlan(
-            mode: "custom", match: "exact", check: "partial", model: model, fallback: "forbid", vendor: vendor,
+            mode: .custom, match: .exact, check: .partial, model: model, fallback: .forbid, vendor: vendor,
             features: required.map { .init(policy: .require, name: $0) } + disable.map { .init(policy: .disable, name: $0) },
             requirable: names(of: common.subtracting(notForGuests)), presentOnSomeHost: names(of: union), notes: notes)
     }

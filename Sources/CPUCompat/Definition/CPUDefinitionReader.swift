@@ -203,7 +203,7 @@ private final class CPUCollector: XMLStreamHandler {
         }
     }
 
-    func endElement() {
+    func endElement(_ end: XMLStreamPosition) {
         let depth = stack.count
         stack.removeLast()
         if let target = textTarget, let bytes = text {
@@ -236,7 +236,7 @@ private final class CPUCollector: XMLStreamHandler {
         }
     }
 
-    func characters(_ bytes: UnsafeBufferPointer<UInt8>) {
+    func characters(_ bytes: UnsafeBufferPointer<UInt8>, _ end: XMLStreamPosition) {
         if text != nil { text?.append(contentsOf: bytes) }
     }
 

@@ -2,14 +2,10 @@
 extension Baseline {
     /// The baseline as a `<cpu>` element, exactly as `virsh cpu-baseline` prints it.
     public var libvirtXML: String {
-        var xml = "<cpu mode='custom' match='exact'>\n"
-        xml += "  <model fallback='\(fallback.rawValue)'>\(escapeXML(model))</model>\n"
-        if let vendor { xml += "  <vendor>\(escapeXML(vendor))</vendor>\n" }
         let entries = sortedEntries ?? require.map { ($0, true) } + disable.map { ($0, false) }
-        for (name, required) in entries {
-            xml += "  <feature policy='\(required ? "require" : "disable")' name='\(escapeXML(name))'/>\n"
-        }
-        return xml + "</cpu>\n"
+        let cpu = CPUElement(attributes: [("mode", "custom"), ("match", "exact")], model: model, fallback: fallback,
+                             vendor: vendor, features: entries.map { ($0.required ? .require : .disable, $0.name) })
+        return CPUElementWriter().write(cpu) + "\n"
     }
 }
 

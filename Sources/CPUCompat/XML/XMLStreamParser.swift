@@ -7,47 +7,113 @@ import Glibc
 ///
 /// Reading thousands of CPUs through a DOM costs a node per element, text
 /// run and attribute; the stream hands over only what the reader asks for.
+/// Every event carries the parser's position, so one parse can tell both
+/// what an element means and which bytes it occupies.
 protocol XMLStreamHandler: AnyObject {
     /// An element starts; `element` is valid only during the call.
     func startElement(_ element: XMLStreamElement)
-    /// The current element ends.
-    func endElement()
-    /// Text content of the current element (may come in several pieces).
-    func characters(_ text: UnsafeBufferPointer<UInt8>)
+    /// The current element ends; `end` is just past its last byte.
+    func endElement(_ end: XMLStreamPosition)
+    /// Text content of the current element (may come in several pieces);
+    /// `end` is just past the piece's last byte.
+    func characters(_ text: UnsafeBufferPointer<UInt8>, _ end: XMLStreamPosition)
+    /// A comment ends; `end` is just past its `-->`.
+    func comment(_ end: XMLStreamPosition)
+    /// A processing instruction ends; `end` is just past its `?>`.
+    func processingInstruction(_ end: XMLStreamPosition)
+}
+
+extension XMLStreamHandler {
+    func comment(_ end: XMLStreamPosition) {}
+    func processingInstruction(_ end: XMLStreamPosition) {}
+}
+
+/// Where the parser is in its input, during one callback.
+///
+/// Asked for only by handlers that need it: the offset costs a call into libxml2.
+struct XMLStreamPosition {
+    fileprivate let parser: xmlParserCtxtPtr
+
+    /// The offset in the parsed bytes (for input read as UTF-8, the file's
+    /// own bytes; with a wrapper, the wrapper's start tag counts).
+    var byteOffset: Int { Int(xmlByteConsumed(parser)) }
 }
 
 /// An element's start tag as the stream delivers it. Valid only during
 /// `XMLStreamHandler.startElement`.
 struct XMLStreamElement {
     fileprivate let localName: UnsafePointer<UInt8>
-    fileprivate let hasNamespace: Bool
+    fileprivate let prefix: UnsafePointer<UInt8>?
+    fileprivate let uri: UnsafePointer<UInt8>?
+    fileprivate let namespaceCount: Int
+    fileprivate let namespacePointers: UnsafeMutablePointer<UnsafePointer<UInt8>?>?
     fileprivate let attributeCount: Int
     fileprivate let attributePointers: UnsafeMutablePointer<UnsafePointer<UInt8>?>?
     /// The line the start tag is on.
     let line: Int
+    /// Where the parser stands: at the start tag's closing `>` or `/>`.
+    let position: XMLStreamPosition
 
     /// Whether the element's local name is `name` (and it is in no namespace).
     func hasName(_ name: StaticString) -> Bool {
-        !hasNamespace && strcmp(localName, name.utf8Start) == 0
+        uri == nil && strcmp(localName, name.utf8Start) == 0
     }
 
     /// The local name.
     var name: String { String(cString: localName) }
+
+    /// The name as written: `prefix:local` or `local`.
+    var qualifiedName: String { prefix.map { String(cString: $0) + ":" + name } ?? name }
+
+    /// The namespace the element is in, if any.
+    var namespaceURI: String? { uri.map { String(cString: $0) } }
+
+    /// The namespaces the start tag declares: a nil prefix for `xmlns="…"`.
+    var namespaceDeclarations: [(prefix: String?, uri: String)] {
+        guard let pointers = namespacePointers else { return [] }
+        return (0..<namespaceCount).map { index in
+            (pointers[2 * index].map { String(cString: $0) }, pointers[2 * index + 1].map { String(cString: $0) } ?? "")
+        }
+    }
 
     /// The value of attribute `name` (not in a namespace), or nil.
     func attribute(_ name: StaticString) -> String? {
         guard let pointers = attributePointers else { return nil }
         for index in 0..<attributeCount {
             let base = index * 5
-            guard let local = pointers[base], pointers[base + 2] == nil, strcmp(local, name.utf8Start) == 0,
-                  let start = pointers[base + 3], let end = pointers[base + 4] else { continue }
-            let raw = UnsafeBufferPointer(start: start, count: end - start)
-            let value = String(decoding: raw, as: UTF8.self)
-            // Without entity substitution libxml2 hands over `&` as `&#38;`.
-            return raw.contains(UInt8(ascii: "&")) ? value.replacingAll("&#38;", with: "&") : value
+            guard let local = pointers[base], pointers[base + 2] == nil, strcmp(local, name.utf8Start) == 0 else { continue }
+            return Self.value(pointers[base + 3], pointers[base + 4])
         }
         return nil
     }
+
+    /// Every attribute as written, in document order (namespace declarations
+    /// apart): its prefix, local name and value with references resolved.
+    var attributes: [(prefix: String?, name: String, value: String)] {
+        guard let pointers = attributePointers else { return [] }
+        return (0..<attributeCount).compactMap { index in
+            let base = index * 5
+            guard let local = pointers[base] else { return nil }
+            return (pointers[base + 1].map { String(cString: $0) }, String(cString: local),
+                    Self.value(pointers[base + 3], pointers[base + 4]))
+        }
+    }
+
+    private static func value(_ start: UnsafePointer<UInt8>?, _ end: UnsafePointer<UInt8>?) -> String {
+        guard let start, let end else { return "" }
+        let raw = UnsafeBufferPointer(start: start, count: end - start)
+        let value = String(decoding: raw, as: UTF8.self)
+        // Without entity substitution libxml2 hands over `&` as `&#38;`.
+        return raw.contains(UInt8(ascii: "&")) ? value.replacingAll("&#38;", with: "&") : value
+    }
+}
+
+/// How the bytes of a document are decoded.
+enum XMLInputEncoding {
+    /// As the document says: a byte order mark or the XML declaration's `encoding`.
+    case declared
+    /// As UTF-8 whatever the declaration says, the way libvirt reads a domain.
+    case utf8
 }
 
 /// Streams a document to an `XMLStreamHandler` with cpucompat's safe options.
@@ -59,7 +125,8 @@ enum XMLStreamParser {
     ///   - wrapper: If given, the bytes are parsed as the content of an element of this name;
     ///     an XML declaration at their start is skipped. Line numbers stay those of the file.
     /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
-    static func parse(_ bytes: [UInt8], path: String, wrapper: String? = nil,
+    ///   - encoding: How to decode the bytes; `.utf8` ignores the declared encoding.
+    static func parse(_ bytes: [UInt8], path: String, wrapper: String? = nil, encoding: XMLInputEncoding = .declared,
                       handler: any XMLStreamHandler) throws(CPUCompatError) {
         try XMLDocument.checkPrologue(bytes, path: path)
         XMLSafety.installOnce()
@@ -88,7 +155,13 @@ enum XMLStreamParser {
             }
             installHandlers(on: parser)
             parser.pointee._private = Unmanaged.passUnretained(box).toOpaque()
-            xmlCtxtUseOptions(parser, XMLParseOptions.safe.rawValue)
+            switch encoding {
+            case .declared:
+                xmlCtxtUseOptions(parser, XMLParseOptions.safe.rawValue)
+            case .utf8:
+                xmlCtxtUseOptions(parser, XMLParseOptions.safe.union(.ignoreDeclaredEncoding).rawValue)
+                xmlSwitchEncoding(parser, XML_CHAR_ENCODING_UTF8)
+            }
             xmlParseDocument(parser)
             return parser.pointee.wellFormed != 0
         }
@@ -107,24 +180,36 @@ enum XMLStreamParser {
     /// tree-building callbacks for elements, text, comments and PIs are dropped.
     private static func installHandlers(on parser: xmlParserCtxtPtr) {
         guard let sax = parser.pointee.sax else { return }
-        sax.pointee.startElementNs = { context, localName, _, uri, _, _, attributeCount, _, attributes in
+        sax.pointee.startElementNs = { context, localName, prefix, uri, namespaceCount, namespaces, attributeCount, _, attributes in
             guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self), let localName,
                   let box = parser.pointee._private else { return }
             let handler = Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler
             handler.startElement(XMLStreamElement(
-                localName: localName, hasNamespace: uri != nil, attributeCount: Int(attributeCount),
-                attributePointers: attributes, line: Int(xmlSAX2GetLineNumber(context))))
+                localName: localName, prefix: prefix, uri: uri,
+                namespaceCount: Int(namespaceCount), namespacePointers: namespaces,
+                attributeCount: Int(attributeCount), attributePointers: attributes,
+                line: Int(xmlSAX2GetLineNumber(context)), position: XMLStreamPosition(parser: parser)))
         }
         sax.pointee.endElementNs = { context, _, _, _ in
             guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
                   let box = parser.pointee._private else { return }
-            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler.endElement()
+            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler.endElement(XMLStreamPosition(parser: parser))
         }
         sax.pointee.characters = { context, text, length in
             guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self), let text,
                   let box = parser.pointee._private else { return }
             Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler
-                .characters(UnsafeBufferPointer(start: text, count: Int(length)))
+                .characters(UnsafeBufferPointer(start: text, count: Int(length)), XMLStreamPosition(parser: parser))
+        }
+        sax.pointee.comment = { context, _ in
+            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
+                  let box = parser.pointee._private else { return }
+            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler.comment(XMLStreamPosition(parser: parser))
+        }
+        sax.pointee.processingInstruction = { context, _, _ in
+            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
+                  let box = parser.pointee._private else { return }
+            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler.processingInstruction(XMLStreamPosition(parser: parser))
         }
         // A DOCTYPE that slipped past the byte scan (UTF-16 input) stops the parse here,
         // before any entity it declares can be expanded.
@@ -135,9 +220,7 @@ enum XMLStreamParser {
             xmlStopParser(parser)
         }
         sax.pointee.cdataBlock = sax.pointee.characters
-        sax.pointee.ignorableWhitespace = nil
-        sax.pointee.comment = nil
-        sax.pointee.processingInstruction = nil
+        sax.pointee.ignorableWhitespace = sax.pointee.characters
         sax.pointee.reference = nil
     }
 
