@@ -53,26 +53,22 @@ enum FileSystem {
         } else if descriptor != STDIN_FILENO {
             _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         }
-        // Read straight into the array, growing it only when the file is
-        // larger than it said (or is a pipe): no intermediate buffer.
+        // Read straight into the array, growing it (doubling, never past the
+        // limit) only when the file is larger than it said or is a pipe.
         var capacity = status.st_mode & S_IFMT == S_IFREG && status.st_size > 0 ? Int(status.st_size) + 1 : 65536
         capacity = min(capacity, limit + 1)
-        var bytes = [UInt8](unsafeUninitializedCapacity: capacity) { _, count in count = 0 }
+        var bytes = [UInt8](repeating: 0, count: capacity)
         var length = 0
         while true {
-            if length == capacity {
-                capacity *= 2
-                bytes.reserveCapacity(capacity)
+            if length == bytes.count {
+                bytes.append(contentsOf: repeatElement(0, count: min(bytes.count, limit + 1 - bytes.count)))
             }
             var failure: Int32 = 0
-            let room = capacity - length
-            bytes.append(contentsOf: repeatElement(0, count: room))
             let count = bytes.withUnsafeMutableBytes { raw in
-                let result = Glibc.read(descriptor, raw.baseAddress.map { $0 + length }, room)
+                let result = Glibc.read(descriptor, raw.baseAddress.map { $0 + length }, raw.count - length)
                 failure = errno
                 return result
             }
-            bytes.removeLast(room - max(count, 0))
             if count == 0 { break }
             if count < 0 {
                 if failure == EINTR { continue }
@@ -81,6 +77,7 @@ enum FileSystem {
             length += count
             if length > limit { throw tooLarge }
         }
+        bytes.removeLast(bytes.count - length)
         return bytes
     }
 

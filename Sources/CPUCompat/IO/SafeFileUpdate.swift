@@ -17,7 +17,8 @@ public enum SafeFileUpdate {
     /// original; then the folder is flushed. If `transform` throws or any step
     /// fails, the original stays as it was and no temporary file is left
     /// behind. Temporary files of this file that killed runs left (older than
-    /// a minute) are removed while the lock is held.
+    /// a minute) are removed while the lock is held. Other hard links to the
+    /// file keep the old content (a note says so): only a rename is atomic.
     ///
     /// - Parameters:
     ///   - path: The file to update.
@@ -58,6 +59,13 @@ public enum SafeFileUpdate {
         let new = try transform(old)
         guard new != old else { return (old, new, []) }
         var notes: [String] = []
+        if status.st_nlink > 1 {
+            // Rewriting in place would change every name at once, but not
+            // atomically; a rename keeps the guarantee, and the other names.
+            let others = Int(status.st_nlink) - 1
+            notes.append("\(path) had \(others) other hard link\(others == 1 ? "" : "s"), which keep\(others == 1 ? "s" : "") the old content: "
+                         + "the file was replaced, not rewritten")
+        }
         if let backupSuffix {
             notes += try writeReplacing(target + backupSuffix, with: old, mode: status.st_mode, owner: status,
                                         attributesFrom: descriptor, syscalls: syscalls)

@@ -177,10 +177,11 @@ struct FeatureMerger {
     private var positions: [String: Int] = [:]
     private let requirable: Set<String>
     private let presentOnSomeHost: Set<String>
-    private var unknown: [String] = []
-    private var replaced: [String] = []
-    private var unobtainable: [String] = []
-    private var presentSomewhere: [String] = []
+    /// What was dropped or replaced, by reason.
+    private enum Change { case unknown, replaced, unobtainable, presentSomewhere }
+    private var changes: [Change: [String]] = [:]
+    /// What the notes name already: a feature listed many times is named once.
+    private var noted: Set<String> = []
 
     init(plan: GuestCPUPlan, architecture: CPUArchitecture) {
         features = plan.features
@@ -199,22 +200,28 @@ struct FeatureMerger {
         let policy = text.flatMap(FeaturePolicy.init(rawValue:)) ?? .require
         let element = "<feature policy='\(policy.rawValue)' name='\(name)'/>"
         // Never write a feature the map in use lacks: libvirt would refuse the domain.
-        guard let canonical = architecture.feature(named: name)?.name else { return unknown.append(element) }
+        guard let canonical = architecture.feature(named: name)?.name else { return note(element, .unknown) }
         if let position = positions[canonical] {
             let planned = features[position]
             if position < plannedCount, planned.policy != policy {
-                replaced.append("\(name) '\(policy.rawValue)' → '\(planned.policy.rawValue)'")
+                note("\(name) '\(policy.rawValue)' → '\(planned.policy.rawValue)'", .replaced, key: canonical)
             }
             return
         }
-        if policy == .require || policy == .force, !requirable.contains(canonical) { return unobtainable.append(element) }
-        if policy == .forbid, presentOnSomeHost.contains(canonical) { return presentSomewhere.append(element) }
+        if policy == .require || policy == .force, !requirable.contains(canonical) { return note(element, .unobtainable) }
+        if policy == .forbid, presentOnSomeHost.contains(canonical) { return note(element, .presentSomewhere) }
         positions[canonical] = features.count
         features.append(.init(policy: policy, name: name))
     }
 
+    private mutating func note(_ item: String, _ change: Change, key: String? = nil) {
+        if noted.insert("\(change) \(key ?? item)").inserted { changes[change, default: []].append(item) }
+    }
+
     /// One note per kind of change, naming the features.
     var notes: [String] {
+        let unknown = changes[.unknown] ?? [], replaced = changes[.replaced] ?? []
+        let unobtainable = changes[.unobtainable] ?? [], presentSomewhere = changes[.presentSomewhere] ?? []
         var notes: [String] = []
         if !unknown.isEmpty { notes.append("dropped \(Self.listing(unknown)): the CPU map in use does not define \(Self.them(unknown))") }
         if !replaced.isEmpty { notes.append("the plan's policy wins over the domain's: \(Self.listing(replaced))") }
