@@ -177,7 +177,7 @@ private final class CPUCollector: XMLStreamHandler {
         switch (root, depth) {
         case ("cpu", 1):
             begin(element, source: .cpu)
-        case ("domain", 2) where name == "cpu":
+        case ("domain", 2) where name == "cpu" && element.isInNoNamespace:
             begin(element, source: .domain)
         case ("capabilities", 3) where name == "cpu" && parent == "host":
             begin(element, source: .capabilities)

@@ -6,6 +6,12 @@ public struct DomainPatch: Hashable, Sendable {
     public var patched: [UInt8]
     /// What the user should know: conversions, replaced or dropped entries, left-out features.
     public var notes: [String]
+    /// The bytes of `original` that were replaced: the old `<cpu>`, or an
+    /// empty range where a new one was inserted.
+    public var replaced: Range<Int>
+    /// The bytes of `patched` that replace them; every byte before and after
+    /// is the original's.
+    public var written: Range<Int>
 
     /// Whether the patch changes nothing (the domain already had this `<cpu>`).
     public var isUnchanged: Bool { original == patched }
@@ -80,7 +86,8 @@ public enum DomainPatcher {
         let newCPU = (replaced.lowerBound + lead.utf8.count)..<(replaced.lowerBound + text.count)
         try verify(patched, path: path, cpu: newCPU, mode: plan.mode,
                    childCount: layout.children.count + (existing == nil ? 1 : 0))
-        return DomainPatch(original: bytes, patched: patched, notes: notes + plan.notes)
+        return DomainPatch(original: bytes, patched: patched, notes: notes + plan.notes, replaced: replaced,
+                           written: replaced.lowerBound..<(replaced.lowerBound + text.count))
     }
 
     /// Where a new `<cpu>` goes: after the last element libvirt writes before

@@ -62,6 +62,9 @@ struct XMLStreamElement {
     /// The local name.
     var name: String { String(cString: localName) }
 
+    /// Whether the element is in no namespace, as every element libvirt reads is.
+    var isInNoNamespace: Bool { uri == nil }
+
     /// The name as written: `prefix:local` or `local`.
     var qualifiedName: String { prefix.map { String(cString: $0) + ":" + name } ?? name }
 
