@@ -112,6 +112,13 @@ struct MatrixCommand: ParsableCommand {
         lists. Last, the cluster baseline and what each group's guests would lose \
         under it.
 
+        Beyond 16 groups (a fleet of mixed generations, microcode and BIOS settings) \
+        the text is a summary instead: the largest groups, how many ordered pairs of \
+        groups cannot migrate, the groups whose guests can go to (or come from) the \
+        fewest others, and the features missing in the most pairs. --pairs adds every \
+        blocked pair, written as it is computed; the JSON always has the groups and \
+        the summary, and has "pairs" (every ordered pair) up to 16 groups or with --pairs.
+
         With --check, the exit status is 1 when some group cannot take another \
         group's host-model guests (0 when every host can take every other's).
         """)
@@ -122,6 +129,9 @@ struct MatrixCommand: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: TextOrJSON = .text
 
+    @Flag(help: "List every pair of groups, however many groups there are.")
+    var pairs = false
+
     @Flag(help: "Exit with status 1 when some host cannot take another host's host-model guests.")
     var check = false
 
@@ -130,7 +140,30 @@ struct MatrixCommand: ParsableCommand {
             let cpuMap = try map.load()
             let (hosts, skippedSome) = try input.load(cpuMap)
             let matrix = try cpuMap.x86Architecture(for: hosts).migrationMatrix(of: hosts)
-            try emit(format == .json ? try JSONValue(encoding: matrix).rendered : matrix.text)
+            let detailed = matrix.groups.count <= MigrationMatrix.detailedGroupLimit
+            switch format {
+            case .json:
+                var value = try JSONValue(encoding: matrix)
+                if detailed || pairs, case var .object(members) = value {
+                    members["pairs"] = try JSONValue(encoding: matrix.pairs)
+                    value = .object(members)
+                }
+                try emit(value.rendered)
+            case .text:
+                try emit(matrix.text)
+                if pairs, !detailed {
+                    // Written in pieces as the pairs are computed: the whole list can be far larger than memory.
+                    var pending = "missing features:\n"
+                    try matrix.forEachPair { pair in
+                        for line in matrix.lines(for: pair) { pending += line + "\n" }
+                        if pending.utf8.count >= 1 << 16 {
+                            try emit(pending)
+                            pending = ""
+                        }
+                    }
+                    try emit(pending)
+                }
+            }
             if check, !matrix.everyHostCanTakeEveryOthersGuests { throw ExitCode.negativeAnswer }
             if skippedSome { throw ExitCode.someFilesSkipped }
         }

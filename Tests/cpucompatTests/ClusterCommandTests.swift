@@ -225,6 +225,48 @@ private let clusterMasterMapPresent = FileManager.default.fileExists(atPath: clu
 // MARK: - matrix
 
 @Suite struct ClusterMatrixCommandTests {
+    /// `count` host files of Skylake-Client, each lacking a different pair of twelve features: 66 distinct CPUs.
+    private func writeManyGroups(_ folder: ScratchFolder) throws -> Int {
+        let pool = ["avx2", "bmi1", "bmi2", "fma", "movbe", "rdrand", "rdseed", "adx", "smap", "smep", "xsavec", "3dnowprefetch"]
+        var count = 0
+        for i in pool.indices {
+            for j in pool.indices where j > i {
+                let disables = [pool[i], pool[j]].map { "<feature policy='disable' name='\($0)'/>" }.joined()
+                try folder.write("host\(count).xml", "<cpu><arch>x86_64</arch><model>Skylake-Client</model><vendor>Intel</vendor>\(disables)</cpu>\n")
+                count += 1
+            }
+        }
+        return count
+    }
+
+    @Test func manyGroupsGiveASummaryAndPairsOnlyWhenAskedFor() throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let groups = try writeManyGroups(folder)
+        let text = try CLI.run(["matrix", folder.path])
+        #expect(text.status == 0, "\(text.stderr)")
+        // Every pair of such CPUs is blocked both ways: each lacks two features the other has.
+        let pairs = groups * (groups - 1)
+        #expect(text.stdout.contains("host-model guests cannot migrate across "))
+        #expect(!text.stdout.contains("missing features:"))
+        #expect(text.stdout.split(separator: "\n").allSatisfy { $0.count <= 100 })
+
+        let listed = try CLI.run(["matrix", "--pairs", folder.path])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.hasPrefix(text.stdout), "--pairs adds to the summary")
+        let arrows = listed.stdout.split(separator: "\n").filter { $0.hasPrefix("  G") && $0.contains(" → G") }
+        #expect(arrows.count == pairs, "one entry per pair, and every pair is blocked")
+        #expect(Set(arrows.map { $0.prefix { $0 != ":" } }).count == arrows.count)
+
+        let json = try clusterObject(try CLI.run(["matrix", "--format", "json", folder.path]))
+        #expect(json["pairs"] == nil, "no pairs beyond 16 groups unless asked for")
+        let summary = try #require(json["summary"] as? [String: Any])
+        #expect(summary["pairs"] as? Int == pairs)
+        let withPairs = try clusterObject(try CLI.run(["matrix", "--format", "json", "--pairs", folder.path]))
+        #expect((withPairs["pairs"] as? [Any])?.count == pairs)
+        #expect(summary["blockedPairs"] as? Int == pairs)
+    }
+
     @Test func jsonOnAFolderHasGroupsAndPairs() throws {
         let folder = try ScratchFolder()
         defer { folder.remove() }
@@ -232,7 +274,7 @@ private let clusterMasterMapPresent = FileManager.default.fileExists(atPath: clu
         let result = try CLI.run(["matrix", "--format", "json", folder.path])
         #expect(result.status == 0, "\(result.stderr)")
         let matrix = try clusterObject(result)
-        #expect(Set(matrix.keys) == ["groups", "pairs", "baseline", "everyHostCanTakeEveryOthersGuests"])
+        #expect(Set(matrix.keys) == ["groups", "pairs", "summary", "baseline", "everyHostCanTakeEveryOthersGuests"])
         let groups = try #require(matrix["groups"] as? [[String: Any]])
         let pairs = try #require(matrix["pairs"] as? [[String: Any]])
         #expect(groups.count == Set(hosts.map(\.variant)).count)
@@ -286,7 +328,7 @@ private let clusterMasterMapPresent = FileManager.default.fileExists(atPath: clu
         let result = try CLI.run(["matrix", "--format", "json", folder.path])
         #expect(result.status == 0, "\(result.stderr)")
         let matrix = try clusterObject(result)
-        #expect(Set(matrix.keys) == ["groups", "pairs", "baselineError", "everyHostCanTakeEveryOthersGuests"])
+        #expect(Set(matrix.keys) == ["groups", "pairs", "summary", "baselineError", "everyHostCanTakeEveryOthersGuests"])
         #expect((matrix["baselineError"] as? String)?.hasPrefix("CPU vendors do not match") == true)
         #expect((matrix["groups"] as? [[String: Any]])?.map { $0["vendor"] as? String } == ["Intel", "AMD"])
     }

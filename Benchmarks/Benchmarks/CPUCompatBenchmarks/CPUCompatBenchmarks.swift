@@ -31,6 +31,23 @@ private func hostCPUs(_ count: Int) -> String {
     return text
 }
 
+/// `count` host `<cpu>`s with `distinct` different feature sets: Westmere-IBRS
+/// plus the subset of 24 newer features given by the host's number modulo
+/// `distinct` (as Scripts/generate-fleet writes them as files).
+private func distinctHostCPUs(_ count: Int, distinct: Int) -> String {
+    let pool = ["avx", "avx2", "bmi1", "bmi2", "fma", "movbe", "rdrand", "rdseed", "adx", "smap", "smep", "xsavec",
+                "3dnowprefetch", "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "clwb", "clflushopt",
+                "f16c", "fsgsbase", "invpcid", "erms"]
+    var text = ""
+    for index in 0..<count {
+        text += "<cpu>\n  <arch>x86_64</arch>\n  <model>Westmere-IBRS</model>\n  <vendor>Intel</vendor>\n"
+        let subset = index % distinct
+        for (bit, feature) in pool.enumerated() where subset >> bit & 1 == 1 { text += "  <feature name='\(feature)'/>\n" }
+        text += "</cpu>\n"
+    }
+    return text
+}
+
 private func resolve(_ text: String) -> [CPU] {
     do {
         return try CPUDefinitionReader.read(Array(text.utf8), path: "bench.xml").map { try map.resolve($0) }
@@ -83,6 +100,15 @@ let benchmarks: @Sendable () -> Void = {
         let hosts = resolve(hostCPUs(count))
         Benchmark("matrix of \(count) hosts", configuration: .init(maxIterations: 10)) { benchmark in
             for _ in benchmark.scaledIterations { blackHole(x86.migrationMatrix(of: hosts)) }
+        }
+    }
+    for (count, distinct) in [(1_000, 1_000), (10_000, 10_000), (10_000, 50)] {
+        let hosts = resolve(distinctHostCPUs(count, distinct: distinct))
+        Benchmark("matrix of \(count) hosts, \(distinct) distinct CPUs (compute + text)", configuration: .init(maxIterations: 5)) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(x86.migrationMatrix(of: hosts).text) }
+        }
+        Benchmark("models of \(count) hosts, \(distinct) distinct CPUs", configuration: .init(maxIterations: 5)) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(x86.modelUsability(of: hosts)) }
         }
     }
     Benchmark("patch one domain") { benchmark in

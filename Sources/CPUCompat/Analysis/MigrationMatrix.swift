@@ -3,6 +3,11 @@
 /// A host-model guest started on A gets A's features; it can live-migrate
 /// to B when A's features ⊆ B's. Hosts with identical feature sets (and
 /// vendor) form one group, so a fleet of thousands reads as a handful of rows.
+///
+/// The matrix keeps each group's features as a set and names features only
+/// when asked, so its size grows with groups × features, never with the
+/// groups² pairs: a pair is computed when it is read (`pair(from:to:)`,
+/// `forEachPair(_:)`), and `summary` condenses all of them.
 public struct MigrationMatrix: Hashable, Sendable, Codable {
     /// Hosts with identical CPU features.
     public struct Group: Hashable, Sendable, Codable {
@@ -30,10 +35,37 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
         public var missing: [String]
     }
 
+    /// All pairs condensed: how many are blocked, which groups are the most
+    /// confined, and which features block the most pairs.
+    public struct Summary: Hashable, Sendable, Codable {
+        /// A group and how many other groups it reaches (or is reached from).
+        public struct Reach: Hashable, Sendable, Codable {
+            public var group: String
+            public var groups: Int
+        }
+
+        /// A feature and in how many ordered pairs of groups the destination lacks it.
+        public struct Blocker: Hashable, Sendable, Codable {
+            public var feature: String
+            public var pairs: Int
+        }
+
+        /// Ordered pairs of different groups: n × (n − 1).
+        public var pairs: Int
+        /// Those across which a host-model guest cannot move.
+        public var blockedPairs: Int
+        /// The groups whose guests can go to the fewest other groups, fewest first (at most ten).
+        public var fewestDestinations: [Reach]
+        /// The groups that can take guests from the fewest other groups, fewest first (at most ten).
+        public var fewestOrigins: [Reach]
+        /// The features missing in the most pairs, most first (at most ten).
+        public var blockingFeatures: [Blocker]
+    }
+
     /// The groups, in order of first appearance.
     public var groups: [Group]
-    /// Every ordered pair of different groups.
-    public var pairs: [Pair]
+    /// All pairs condensed.
+    public var summary: Summary
     /// The baseline of all hosts, if there is one.
     public var baseline: Baseline?
     /// Why there is no baseline.
@@ -42,17 +74,116 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
     /// (what `matrix --check` answers with its exit status).
     public var everyHostCanTakeEveryOthersGuests: Bool
 
-    /// The pair from `from` to `to`, or nil for the same group.
+    /// Each group's features, in `groups` order.
+    private var groupFeatures: [FeatureSet]
+    /// The names of the map's features, by index, to name what a pair misses.
+    private var featureNames: [String]
+
+    private enum CodingKeys: String, CodingKey {
+        case groups, summary, baseline, baselineError, everyHostCanTakeEveryOthersGuests
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        groups = try container.decode([Group].self, forKey: .groups)
+        summary = try container.decode(Summary.self, forKey: .summary)
+        baseline = try container.decodeIfPresent(Baseline.self, forKey: .baseline)
+        baselineError = try container.decodeIfPresent(String.self, forKey: .baselineError)
+        everyHostCanTakeEveryOthersGuests = try container.decode(Bool.self, forKey: .everyHostCanTakeEveryOthersGuests)
+        groupFeatures = []
+        featureNames = []
+    }
+
+    init(groups: [Group], groupFeatures: [FeatureSet], featureNames: [String], baseline: Baseline?, baselineError: String?) {
+        self.groups = groups
+        self.groupFeatures = groupFeatures
+        self.featureNames = featureNames
+        self.baseline = baseline
+        self.baselineError = baselineError
+        (summary, everyHostCanTakeEveryOthersGuests) = Self.summarise(groups: groups, features: groupFeatures, names: featureNames)
+    }
+
+    /// Whether the pairs can be computed: false for a matrix decoded from JSON,
+    /// which holds the groups and the summary only.
+    public var hasFeatures: Bool { groupFeatures.count == groups.count }
+
+    /// The pair from `from` to `to` (group names), or nil for the same group or unknown names.
     public func pair(from: String, to: String) -> Pair? {
         guard let i = groups.firstIndex(where: { $0.name == from }),
               let j = groups.firstIndex(where: { $0.name == to }) else { return nil }
         return pair(at: i, j)
     }
 
-    /// The pair from the `i`th group to the `j`th, or nil when `i == j`
-    /// (`pairs` holds every ordered pair row by row, without the diagonal).
+    /// The pair from the `i`th group to the `j`th, or nil when `i == j`.
     func pair(at i: Int, _ j: Int) -> Pair? {
-        i == j ? nil : pairs[i * (groups.count - 1) + (j < i ? j : j - 1)]
+        guard i != j, hasFeatures else { return nil }
+        let missing = groupFeatures[i].subtracting(groupFeatures[j])
+        return Pair(from: groups[i].name, to: groups[j].name, canMigrate: missing.isEmpty,
+                    missing: missing.map { featureNames[$0] })
+    }
+
+    /// Calls `body` with every ordered pair of different groups, row by row,
+    /// computing each when it is needed.
+    public func forEachPair(_ body: (Pair) throws -> Void) rethrows {
+        for i in groups.indices {
+            for j in groups.indices where i != j {
+                if let pair = pair(at: i, j) { try body(pair) }
+            }
+        }
+    }
+
+    /// Every ordered pair of different groups, row by row: n × (n − 1) of
+    /// them, so for a large fleet prefer `forEachPair(_:)` or `summary`.
+    public var pairs: [Pair] {
+        var pairs: [Pair] = []
+        pairs.reserveCapacity(hasFeatures ? groups.count * max(0, groups.count - 1) : 0)
+        forEachPair { pairs.append($0) }
+        return pairs
+    }
+
+    /// The summary, from one pass over the pairs as bit sets: a subset test
+    /// per pair, and per feature the closed form (groups that have it) ×
+    /// (groups that lack it).
+    private static func summarise(groups: [Group], features: [FeatureSet], names: [String])
+        -> (Summary, everyPairMigrates: Bool) {
+        let count = groups.count
+        let stride = features.map(\.wordCount).max() ?? 0
+        var words = [UInt64](repeating: 0, count: count * stride)
+        for (index, set) in features.enumerated() { set.copyWords(into: &words, at: index * stride) }
+        var destinations = [Int](repeating: 0, count: count)
+        var origins = [Int](repeating: 0, count: count)
+        var blocked = 0
+        words.withUnsafeBufferPointer { buffer in
+            for i in 0..<count {
+                let from = buffer.baseAddress! + i * stride
+                for j in 0..<count where i != j {
+                    let to = buffer.baseAddress! + j * stride
+                    var fits = true
+                    for word in 0..<stride where from[word] & ~to[word] != 0 {
+                        fits = false
+                        break
+                    }
+                    if fits {
+                        destinations[i] += 1
+                        origins[j] += 1
+                    } else {
+                        blocked += 1
+                    }
+                }
+            }
+        }
+        var holders: [Int: Int] = [:]
+        for set in features { for feature in set { holders[feature, default: 0] += 1 } }
+        let blockers = holders.map { Summary.Blocker(feature: names[$0.key], pairs: $0.value * (count - $0.value)) }
+            .filter { $0.pairs > 0 }
+            .sorted { ($0.pairs, $1.feature) > ($1.pairs, $0.feature) }
+        func fewest(_ reach: [Int]) -> [Summary.Reach] {
+            reach.indices.filter { reach[$0] < count - 1 }.sorted { (reach[$0], $0) < (reach[$1], $1) }.prefix(10)
+                .map { Summary.Reach(group: groups[$0].name, groups: reach[$0]) }
+        }
+        let summary = Summary(pairs: count * max(0, count - 1), blockedPairs: blocked, fewestDestinations: fewest(destinations),
+                              fewestOrigins: fewest(origins), blockingFeatures: Array(blockers.prefix(10)))
+        return (summary, blocked == 0)
     }
 }
 
@@ -82,15 +213,7 @@ extension CPUArchitecture {
                 featureCount: cpus[0].features.count,
                 lostUnderBaseline: baseline.map { names(of: cpus[0].features.subtracting($0.features)) } ?? [])
         }
-        var pairs: [MigrationMatrix.Pair] = []
-        pairs.reserveCapacity(members.count * max(0, members.count - 1))
-        for (i, from) in members.enumerated() {
-            for (j, to) in members.enumerated() where i != j {
-                let missing = from[0].features.subtracting(to[0].features)
-                pairs.append(.init(from: groups[i].name, to: groups[j].name, canMigrate: missing.isEmpty, missing: names(of: missing)))
-            }
-        }
-        return MigrationMatrix(groups: groups, pairs: pairs, baseline: baseline, baselineError: baselineError,
-                               everyHostCanTakeEveryOthersGuests: pairs.allSatisfy(\.canMigrate))
+        return MigrationMatrix(groups: groups, groupFeatures: members.map { $0[0].features }, featureNames: features.map(\.name),
+                               baseline: baseline, baselineError: baselineError)
     }
 }

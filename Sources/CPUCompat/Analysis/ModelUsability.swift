@@ -72,12 +72,13 @@ extension CPUArchitecture {
         var everywhere: [CPUModel] = []
         var partialChoice: (model: CPUModel, runnable: [Bool])?
         for model in models.reversed() where includeAll || model.vendor == nil || vendors.contains(model.vendor ?? "") {
-            var blocked: [[String]: [String]] = [:]
-            var order: [[String]] = []
+            // Hosts are grouped by what they lack as sets; names are made once per group.
+            var blocked: [FeatureSet: [String]] = [:]
+            var order: [FeatureSet] = []
             var runnable: [Bool] = []
             var declarations: [ModelUsabilityReport.Declaration] = []
             for host in hosts {
-                let missing = names(of: model.features.subtracting(host.features))
+                let missing = model.features.subtracting(host.features)
                 runnable.append(missing.isEmpty)
                 if !missing.isEmpty {
                     if blocked[missing] == nil { order.append(missing) }
@@ -86,7 +87,7 @@ extension CPUArchitecture {
                 if let declared = host.definition.declaredModels.first(where: { $0.name == model.name }) {
                     var disagreement: String?
                     if declared.usable == "yes", !missing.isEmpty {
-                        disagreement = "the file says usable, but the host lacks \(missing.joined(separator: ","))"
+                        disagreement = "the file says usable, but the host lacks \(names(of: missing).joined(separator: ","))"
                     } else if declared.usable == "no", missing.isEmpty {
                         disagreement = "the file says not usable, but the host has every feature of the model"
                     }
@@ -97,7 +98,8 @@ extension CPUArchitecture {
             let count = runnable.filter { $0 }.count
             if count > 0 || includeAll || !declarations.isEmpty {
                 rows.append(.init(name: model.name, canonical: canonicalName(of: model), vendor: model.vendor, runnableOn: count,
-                                  blocked: order.map { .init(missing: $0, hosts: blocked[$0] ?? []) }, declared: declarations))
+                                  blocked: order.map { .init(missing: names(of: $0), hosts: blocked[$0] ?? []) },
+                                  declared: declarations))
             }
             if count == hosts.count { everywhere.append(model) }
             if let minHosts, count >= minHosts, model.decodesGuest {

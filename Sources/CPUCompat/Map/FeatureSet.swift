@@ -123,6 +123,15 @@ public struct FeatureSet: Hashable, Sendable, Sequence {
         return true
     }
 
+    /// How many 64-bit words the set occupies.
+    var wordCount: Int { words.count }
+
+    /// Copies the set's words into `buffer` from `offset` (a flat table of
+    /// sets for loops that test millions of pairs).
+    func copyWords(into buffer: inout [UInt64], at offset: Int) {
+        for (position, word) in words.enumerated() { buffer[offset + position] = word }
+    }
+
     /// The set as hexadecimal, least significant word first (the snapshot format).
     var hexWords: String {
         var end = words.count

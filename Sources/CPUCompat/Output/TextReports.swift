@@ -40,18 +40,32 @@ extension CPUSummary {
 }
 
 extension ModelUsabilityReport {
+    /// Up to this many hosts the text lists every host that cannot run a
+    /// model; beyond, the three largest groups of them and a count of the rest.
+    public static let detailedHostLimit = 16
+
     /// The report as text: one line per model, newest first, with the hosts
     /// that cannot run it grouped by what they lack.
     public var text: String {
         var lines = ["\(hosts.count) host\(hosts.count == 1 ? "" : "s"); models newest first, with the hosts that cannot run them:"]
         let width = models.map { $0.displayName.count }.max() ?? 0
+        // For a large fleet, the largest groups of blocked hosts and a count of the rest (the JSON has all).
+        let condensed = hosts.count > Self.detailedHostLimit
         for model in models {
             let name = model.displayName.padding(to: width)
             let count = "\(model.runnableOn)/\(hosts.count)"
             lines.append("  \(name)  \(count)\(model.runnableOn == hosts.count ? "  runs everywhere" : "")")
-            for blockers in model.blocked {
-                lines += wrapped(blockers.hosts.joined(separator: ", ") + (blockers.hosts.count == 1 ? " lacks" : " lack"),
-                                 blockers.missing, indent: 6)
+            let blocked = condensed ? Array(model.blocked.enumerated().sorted { ($1.element.hosts.count, $0.offset) < ($0.element.hosts.count, $1.offset) }
+                .prefix(3).map(\.element)) : model.blocked
+            for blockers in blocked {
+                let shown = condensed && blockers.hosts.count > 3
+                    ? blockers.hosts.prefix(3).joined(separator: ", ") + " and \(grouped(blockers.hosts.count - 3)) more"
+                    : blockers.hosts.joined(separator: ", ")
+                lines += wrapped(shown + (blockers.hosts.count == 1 ? " lacks" : " lack"), blockers.missing, indent: 6)
+            }
+            if blocked.count < model.blocked.count {
+                let rest = model.blocked.count - blocked.count
+                lines.append("      and \(grouped(rest)) more group\(rest == 1 ? "" : "s") of hosts lacking other features (--format json)")
             }
             for declaration in model.declared {
                 var remark: [String] = []
@@ -66,7 +80,9 @@ extension ModelUsabilityReport {
         lines.append("best: \(best ?? "none")")
         if let partial {
             lines.append("best on at least \(partial.minHosts) host\(partial.minHosts == 1 ? "" : "s"): \(partial.model ?? "none")"
-                + (partial.hostsLeftOut.isEmpty ? "" : "; left out: \(partial.hostsLeftOut.joined(separator: ", "))"))
+                + (partial.hostsLeftOut.isEmpty ? "" : "; left out: " + (partial.hostsLeftOut.count > 10
+                    ? partial.hostsLeftOut.prefix(10).joined(separator: ", ") + " and \(grouped(partial.hostsLeftOut.count - 10)) more"
+                    : partial.hostsLeftOut.joined(separator: ", "))))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -78,46 +94,106 @@ extension ModelUsabilityReport.Model {
 }
 
 extension MigrationMatrix {
-    /// The matrix as text: groups, a table of missing-feature counts
-    /// (`ok` where a guest can move, `=` on the diagonal), the missing lists,
-    /// and what each group loses under the cluster baseline.
+    /// Up to this many groups the text shows the whole table and every
+    /// blocked pair (16 columns still fit a terminal); beyond, a summary.
+    public static let detailedGroupLimit = 16
+
+    /// The matrix as text: for a few groups, the groups, a table of
+    /// missing-feature counts (`ok` where a guest can move, `=` on the
+    /// diagonal) and the missing lists; for many, a summary (the largest
+    /// groups, how many pairs are blocked, the most confined groups, the
+    /// features that block the most pairs). Last, the cluster baseline.
     public var text: String {
+        var lines = groups.count <= Self.detailedGroupLimit ? detailedLines : summaryLines
+        lines += baselineLines
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The lines for one pair that cannot migrate (nothing for one that can).
+    public func lines(for pair: Pair) -> [String] {
+        pair.canMigrate ? [] : wrapped("\(pair.from) → \(pair.to)", pair.missing, indent: 2)
+    }
+
+    private func describe(_ group: Group) -> String {
+        let hostList = group.hosts.count > 5
+            ? group.hosts.prefix(5).joined(separator: ", ") + ", … (\(group.hosts.count) hosts)"
+            : group.hosts.joined(separator: ", ")
+        return "  \(group.name): \(group.model ?? "no model"), \(group.vendor ?? "no vendor"), "
+            + "\(group.level?.description ?? "no x86-64 level"), \(group.featureCount) features: \(hostList)"
+    }
+
+    private var detailedLines: [String] {
         var lines = ["groups of hosts with identical CPU features:"]
-        for group in groups {
-            let hostList = group.hosts.count > 5
-                ? group.hosts.prefix(5).joined(separator: ", ") + ", … (\(group.hosts.count) hosts)"
-                : group.hosts.joined(separator: ", ")
-            lines.append("  \(group.name): \(group.model ?? "no model"), \(group.vendor ?? "no vendor"), "
-                + "\(group.level?.description ?? "no x86-64 level"), \(group.featureCount) features: \(hostList)")
-        }
+        for group in groups { lines += wrappedWords(describe(group)) }
         lines.append("host-model guests, from row to column (ok: can migrate; N: features missing):")
         let width = max(4, (groups.map(\.name.count).max() ?? 2) + 2)
         lines.append((String(repeating: " ", count: width + 2) + groups.map { $0.name.padding(to: width) }.joined()).trailingSpacesRemoved)
-        for (i, from) in groups.enumerated() {
-            var row = "  " + from.name.padding(to: width)
+        var blocked: [String] = []
+        for i in groups.indices {
+            var row = "  " + groups[i].name.padding(to: width)
             for j in groups.indices {
-                let cell = pair(at: i, j).map { $0.canMigrate ? "ok" : String($0.missing.count) } ?? "="
-                row += cell.padding(to: width)
+                let pair = pair(at: i, j)
+                row += (pair.map { $0.canMigrate ? "ok" : String($0.missing.count) } ?? "=").padding(to: width)
+                if let pair { blocked += self.lines(for: pair) }
             }
             lines.append(row.trailingSpacesRemoved)
         }
-        let blocked = pairs.filter { !$0.canMigrate }
-        if !blocked.isEmpty {
-            lines.append("missing features:")
-            for pair in blocked { lines += wrapped("\(pair.from) → \(pair.to)", pair.missing, indent: 2) }
+        if !blocked.isEmpty { lines += ["missing features:"] + blocked }
+        return lines
+    }
+
+    private var summaryLines: [String] {
+        let hostCount = groups.reduce(0) { $0 + $1.hosts.count }
+        var lines = ["\(grouped(hostCount)) hosts in \(grouped(groups.count)) groups of identical CPU features; the largest:"]
+        let largest = groups.indices.sorted { (groups[$1].hosts.count, $0) < (groups[$0].hosts.count, $1) }.prefix(10)
+        for index in largest { lines += wrappedWords(describe(groups[index])) }
+        lines.append("host-model guests cannot migrate across \(grouped(summary.blockedPairs)) of \(grouped(summary.pairs)) "
+                     + "ordered pairs of groups")
+        let others = groups.count - 1
+        if !summary.fewestDestinations.isEmpty {
+            lines.append("groups whose guests can go to the fewest others:")
+            for reach in summary.fewestDestinations { lines.append("  \(reach.group): \(grouped(reach.groups)) of \(grouped(others))") }
         }
+        if !summary.fewestOrigins.isEmpty {
+            lines.append("groups that can take guests from the fewest others:")
+            for reach in summary.fewestOrigins { lines.append("  \(reach.group): \(grouped(reach.groups)) of \(grouped(others))") }
+        }
+        if !summary.blockingFeatures.isEmpty {
+            lines.append("features missing in the most pairs:")
+            for blocker in summary.blockingFeatures { lines.append("  \(blocker.feature): \(grouped(blocker.pairs)) pairs") }
+        }
+        lines.append("(every blocked pair: --pairs; everything: --format json)")
+        return lines
+    }
+
+    private var baselineLines: [String] {
         if let baseline {
-            lines.append("cluster baseline: " + baseline.summaryLine)
-            for group in groups {
-                lines += group.lostUnderBaseline.isEmpty ? ["  \(group.name) loses: nothing"]
-                    : wrapped("\(group.name) loses", group.lostUnderBaseline, indent: 2)
+            var lines = ["cluster baseline: " + baseline.summaryLine]
+            if groups.count <= Self.detailedGroupLimit {
+                for group in groups {
+                    lines += group.lostUnderBaseline.isEmpty ? ["  \(group.name) loses: nothing"]
+                        : wrapped("\(group.name) loses", group.lostUnderBaseline, indent: 2)
+                }
+            } else if let most = groups.max(by: { $0.lostUnderBaseline.count < $1.lostUnderBaseline.count }) {
+                let least = groups.map(\.lostUnderBaseline.count).min() ?? 0
+                lines.append("  groups lose \(least) to \(most.lostUnderBaseline.count) features under it (most: \(most.name))")
             }
             for warning in baseline.warnings { lines += wrappedWords("warning: " + warning) }
-        } else if let baselineError {
-            lines.append("cluster baseline: none (\(baselineError))")
+            return lines
         }
-        return lines.joined(separator: "\n") + "\n"
+        return baselineError.map { ["cluster baseline: none (\($0))"] } ?? []
     }
+}
+
+/// `1234567` as `1,234,567`.
+func grouped(_ number: Int) -> String {
+    let digits = String(number.magnitude)
+    var result = ""
+    for (position, digit) in digits.enumerated() {
+        if position > 0, (digits.count - position) % 3 == 0 { result += "," }
+        result.append(digit)
+    }
+    return (number < 0 ? "-" : "") + result
 }
 
 extension Explanation {
