@@ -74,11 +74,15 @@ struct DomainLayout {
     ///   read (not UTF-8, a NUL byte, not well-formed) and `.invalidCPU` for
     ///   a document that is not a domain libvirt would accept (another root,
     ///   a default namespace, no content, more than one `<cpu>`).
-    static func read(_ bytes: [UInt8], path: String) throws(CPUCompatError) -> DomainLayout {
+    ///
+    /// - Parameter extraAttributes: How many attributes a start tag may have
+    ///   beyond the usual limit (a patched `<cpu>` gains `match` and `check`).
+    static func read(_ bytes: [UInt8], path: String, extraAttributes: Int = 0) throws(CPUCompatError) -> DomainLayout {
         try checkEncoding(bytes, path: path)
         let reader = DomainLayoutReader(bytes: bytes)
         do {
-            try XMLStreamParser.parse(bytes, path: path, encoding: .utf8, handler: reader)
+            try XMLStreamParser.parse(bytes, path: path, encoding: .utf8,
+                                      maximumAttributes: XMLDocument.maximumAttributes + extraAttributes, handler: reader)
         } catch let .malformedXML(path, line, message) where message.hasPrefix("Input is not proper UTF-8") {
             throw .malformedXML(path: path, line: line, message: "not valid UTF-8" + declaredEncodingHint(bytes))
         }
@@ -241,17 +245,29 @@ private final class DomainLayoutReader: XMLStreamHandler {
 
     func processingInstruction(_ end: XMLStreamPosition) { otherPart(end, opening: "<?") }
 
-    /// A comment or PI directly inside `<cpu>`: it starts where the previous
-    /// event ended, since the parser reports the text before it first.
+    /// A comment or PI directly inside `<cpu>`. It starts at the first `<`
+    /// after the previous event that does not open a CDATA section: text holds
+    /// no raw `<`, and `lastEnd` is never past the markup (libxml2 may report
+    /// text before moving its position, so `lastEnd` can be the text's start).
     private func otherPart(_ end: XMLStreamPosition, opening: StaticString) {
         guard inCPU, depth == 2, !lostTrack else { return }
         let stop = end.byteOffset
         let marker = UnsafeBufferPointer(start: opening.utf8Start, count: opening.utf8CodeUnitCount)
-        guard lastEnd + marker.count <= stop, bytes[lastEnd..<(lastEnd + marker.count)].elementsEqual(marker) else {
+        let cdata = Array("<![CDATA[".utf8), cdataEnd = Array("]]>".utf8)
+        var start = lastEnd
+        while start < stop {
+            guard let open = bytes[start..<stop].firstIndex(of: UInt8(ascii: "<")) else { break }
+            start = open
+            guard bytes[open..<stop].starts(with: cdata) else { break }
+            var close = open + cdata.count
+            while close + cdataEnd.count <= stop, !bytes[close..<(close + cdataEnd.count)].elementsEqual(cdataEnd) { close += 1 }
+            start = close + cdataEnd.count
+        }
+        guard start + marker.count <= stop, bytes[start..<(start + marker.count)].elementsEqual(marker) else {
             lostTrack = true
             return
         }
-        cpus[cpus.count - 1].parts.append(.other(lastEnd..<stop))
+        cpus[cpus.count - 1].parts.append(.other(start..<stop))
         lastEnd = stop
     }
 

@@ -162,7 +162,7 @@ public enum DomainPatcher {
         let report = "(please report this domain to cpucompat; nothing was written)"
         let layout: DomainLayout
         do {
-            layout = try DomainLayout.read(patched, path: path)
+            layout = try DomainLayout.read(patched, path: path, extraAttributes: 3)
         } catch {
             throw .invalidCPU(path: path, line: nil, message: "the patched domain would not be read back: \(error) \(report)")
         }

@@ -1,4 +1,7 @@
 internal import CLibXML2
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A parsed XML document. The only owner of a libxml2 `xmlDoc`; freed in `deinit`.
 ///
@@ -73,12 +76,58 @@ final class XMLDocument {
     static let refusedDoctype = "a DOCTYPE is not accepted (cpucompat reads libvirt XML, which has none)"
 
     /// Refuses, before libxml2 sees them, an empty document and one with a DOCTYPE.
-    static func checkPrologue(_ bytes: [UInt8], path: String) throws(CPUCompatError) {
+    static func checkPrologue(_ bytes: [UInt8], path: String,
+                              maximumAttributes: Int = maximumAttributes) throws(CPUCompatError) {
         guard bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else {
             throw .malformedXML(path: path, line: nil, message: "the file is empty")
         }
         if let line = doctypeLine(bytes) {
             throw .malformedXML(path: path, line: line, message: refusedDoctype)
+        }
+        if bytes.count > maximumAttributes * 4, let line = lineOfCrowdedTag(bytes, limit: maximumAttributes) {
+            throw .malformedXML(path: path, line: line, message: "a start tag has more than \(grouped(Self.maximumAttributes)) attributes "
+                                + "(libvirt's have a few; libxml2 checks them for duplicates in quadratic time)")
+        }
+    }
+
+    /// The most attributes one start tag may have: libxml2 2.9 compares every
+    /// pair of them, so 250,000 take a minute, while 20,000 take a fraction of a second.
+    static let maximumAttributes = 20_000
+
+    /// The line of the first start tag with more than `maximumAttributes`
+    /// attributes. Each attribute is `=` and a quote (white space allowed
+    /// between), and no `<` can occur in a start tag, so counting those
+    /// between one `<` and the next bounds every tag's attributes, in one pass.
+    private static func lineOfCrowdedTag(_ bytes: [UInt8], limit: Int) -> Int? {
+        // memchr hops from one `=` to the next and checks for a `<` in between:
+        // a fraction of an instruction per byte, since every file is checked.
+        bytes.withUnsafeBytes { buffer -> Int? in
+            guard let base = buffer.baseAddress else { return nil }
+            let end = buffer.count
+            func find(_ byte: UInt8, from start: Int) -> Int {
+                guard start < end, let found = memchr(base + start, Int32(byte), end - start) else { return end }
+                return base.distance(to: UnsafeRawPointer(found))
+            }
+            var count = 0
+            var nextOpen = find(UInt8(ascii: "<"), from: 0)
+            var equals = find(UInt8(ascii: "="), from: 0)
+            while equals < end {
+                if equals > nextOpen {
+                    count = 0
+                    nextOpen = find(UInt8(ascii: "<"), from: equals)
+                }
+                var next = equals + 1
+                while next < end, buffer[next] == 0x20 || buffer[next] == 0x09 || buffer[next] == 0x0A || buffer[next] == 0x0D { next += 1 }
+                if next < end, buffer[next] == UInt8(ascii: "'") || buffer[next] == UInt8(ascii: "\"") {
+                    count += 1
+                    if count > limit {
+                        let tag = buffer[..<equals].lastIndex(of: UInt8(ascii: "<")) ?? 0
+                        return 1 + buffer[..<tag].filter { $0 == 0x0A }.count
+                    }
+                }
+                equals = find(UInt8(ascii: "="), from: equals + 1)
+            }
+            return nil
         }
     }
 
@@ -146,6 +195,9 @@ final class XMLDiagnosticCollector {
 
     func record(_ error: xmlError) {
         guard first == nil, error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
+        // libxml2 reports a namespace name that is not a URI as an error, but the
+        // document is well-formed and libvirt reads it: so does cpucompat.
+        if error.code == Int32(XML_WAR_NS_URI.rawValue) || error.code == Int32(XML_WAR_NS_URI_RELATIVE.rawValue) { return }
         var message = error.message.map { String(cString: $0) } ?? "XML error \(error.code)"
         // libxml2 adds detail on further lines ("Bytes: 0xFF …"); a diagnostic is one line.
         message = String(message.prefix { !$0.isNewline })

@@ -75,7 +75,9 @@ struct XMLStreamElement {
     var namespaceDeclarations: [(prefix: String?, uri: String)] {
         guard let pointers = namespacePointers else { return [] }
         return (0..<namespaceCount).map { index in
-            (pointers[2 * index].map { String(cString: $0) }, pointers[2 * index + 1].map { String(cString: $0) } ?? "")
+            let uri = pointers[2 * index + 1].map { String(cString: $0) } ?? ""
+            // Like attribute values, a URI comes with `&` as `&#38;`.
+            return (pointers[2 * index].map { String(cString: $0) }, uri.contains("&") ? uri.replacingAll("&#38;", with: "&") : uri)
         }
     }
 
@@ -129,9 +131,11 @@ enum XMLStreamParser {
     ///     an XML declaration at their start is skipped. Line numbers stay those of the file.
     /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
     ///   - encoding: How to decode the bytes; `.utf8` ignores the declared encoding.
+    ///   - maximumAttributes: The most attributes a start tag may have.
     static func parse(_ bytes: [UInt8], path: String, wrapper: String? = nil, encoding: XMLInputEncoding = .declared,
+                      maximumAttributes: Int = XMLDocument.maximumAttributes,
                       handler: any XMLStreamHandler) throws(CPUCompatError) {
-        try XMLDocument.checkPrologue(bytes, path: path)
+        try XMLDocument.checkPrologue(bytes, path: path, maximumAttributes: maximumAttributes)
         XMLSafety.installOnce()
         let collector = XMLDiagnosticCollector()
         collector.startCollecting()
