@@ -94,14 +94,19 @@ private func removing(_ range: Range<Int>, from bytes: [UInt8], lead: Bool) -> [
     return Array(bytes[..<start] + bytes[range.upperBound...])
 }
 
+/// The story's plan (kvm02 and kvm03) against the built-in map of the corpus's release, 11.3.
+private func storyPlan(_ strategy: PatchStrategy) throws -> (GuestCPUPlan, CPUArchitecture) {
+    let map = try CPUMap.builtIn(release: "11.3")
+    let hosts = try ["kvm02.xml", "kvm03.xml"].map { try map.readSingleCPU(contentsOf: TestPaths.fixture($0)) }
+    let architecture = try map.x86Architecture(for: hosts)
+    return (try architecture.guestPlan(for: hosts, strategy: strategy), architecture)
+}
+
 @Suite(.enabled(if: DomainCorpus.isPresent, DomainCorpus.skipReason))
 struct DomainCorpusTests {
     @Test(arguments: PatchStrategy.allCases)
     func everyDomainIsPatchedKeepingAllButItsCPU(_ strategy: PatchStrategy) throws {
-        let map = try CPUMap.builtIn(release: "11.3")
-        let hosts = try ["kvm02.xml", "kvm03.xml"].map { try map.readSingleCPU(contentsOf: TestPaths.fixture($0)) }
-        let architecture = try map.x86Architecture(for: hosts)
-        let plan = try architecture.guestPlan(for: hosts, strategy: strategy)
+        let (plan, architecture) = try storyPlan(strategy)
         let files = DomainCorpus.files
         #expect(files.count > 2000, "the corpus holds libvirt's ~2,300 test domains: \(files.count)")
 
@@ -138,10 +143,7 @@ struct DomainCorpusTests {
 
     @Test(.enabled(if: DomainCorpus.canValidate, DomainCorpus.validationSkipReason), arguments: PatchStrategy.allCases)
     func aValidDomainStaysValidOncePatched(_ strategy: PatchStrategy) throws {
-        let map = try CPUMap.builtIn(release: "11.3")
-        let hosts = try ["kvm02.xml", "kvm03.xml"].map { try map.readSingleCPU(contentsOf: TestPaths.fixture($0)) }
-        let architecture = try map.x86Architecture(for: hosts)
-        let plan = try architecture.guestPlan(for: hosts, strategy: strategy)
+        let (plan, architecture) = try storyPlan(strategy)
         let files = DomainCorpus.files
         let valid = try DomainCorpus.validating(in: DomainCorpus.folder, files)
         #expect(valid.count > 2000, "most of libvirt's test domains validate: \(valid.count)")
