@@ -236,7 +236,7 @@ private final class CPUCollector: XMLStreamHandler {
         }
     }
 
-    func characters(_ bytes: UnsafeBufferPointer<UInt8>, _ end: XMLStreamPosition) {
+    func characters(_ bytes: UnsafeBufferPointer<UInt8>) {
         if text != nil { text?.append(contentsOf: bytes) }
     }
 

@@ -171,7 +171,8 @@ private final class DomainLayoutReader: XMLStreamHandler {
     private var openPart: Open?
     /// The `<cpu>` being read (the last of `cpus`).
     private var inCPU = false
-    /// Just past the last event inside `<cpu>`: where the next of its parts starts.
+    /// Just past the start tag or the last part of `<cpu>`: the next part
+    /// starts at the first `<` from here that does not open CDATA.
     private var lastEnd = 0
 
     init(bytes: [UInt8]) { self.bytes = bytes }
@@ -237,18 +238,17 @@ private final class DomainLayoutReader: XMLStreamHandler {
         }
     }
 
-    func characters(_ text: UnsafeBufferPointer<UInt8>, _ end: XMLStreamPosition) {
-        if inCPU, depth == 2 { lastEnd = end.byteOffset }
-    }
+    /// Text needs no position: a part after it is found by scanning from `lastEnd`.
+    func characters(_ text: UnsafeBufferPointer<UInt8>) {}
 
     func comment(_ end: XMLStreamPosition) { otherPart(end, opening: "<!--") }
 
     func processingInstruction(_ end: XMLStreamPosition) { otherPart(end, opening: "<?") }
 
     /// A comment or PI directly inside `<cpu>`. It starts at the first `<`
-    /// after the previous event that does not open a CDATA section: text holds
-    /// no raw `<`, and `lastEnd` is never past the markup (libxml2 may report
-    /// text before moving its position, so `lastEnd` can be the text's start).
+    /// after the previous part that does not open a CDATA section, since text
+    /// holds no raw `<`. (libxml2 may report text before its position moves
+    /// past it, so text events give no trustworthy offset.)
     private func otherPart(_ end: XMLStreamPosition, opening: StaticString) {
         guard inCPU, depth == 2, !lostTrack else { return }
         let stop = end.byteOffset

@@ -14,9 +14,8 @@ protocol XMLStreamHandler: AnyObject {
     func startElement(_ element: XMLStreamElement)
     /// The current element ends; `end` is just past its last byte.
     func endElement(_ end: XMLStreamPosition)
-    /// Text content of the current element (may come in several pieces);
-    /// `end` is just past the piece's last byte.
-    func characters(_ text: UnsafeBufferPointer<UInt8>, _ end: XMLStreamPosition)
+    /// Text content of the current element (may come in several pieces).
+    func characters(_ text: UnsafeBufferPointer<UInt8>)
     /// A comment ends; `end` is just past its `-->`.
     func comment(_ end: XMLStreamPosition)
     /// A processing instruction ends; `end` is just past its `?>`.
@@ -206,7 +205,7 @@ enum XMLStreamParser {
             guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self), let text,
                   let box = parser.pointee._private else { return }
             Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler
-                .characters(UnsafeBufferPointer(start: text, count: Int(length)), XMLStreamPosition(parser: parser))
+                .characters(UnsafeBufferPointer(start: text, count: Int(length)))
         }
         sax.pointee.comment = { context, _ in
             guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
