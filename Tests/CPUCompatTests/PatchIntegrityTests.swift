@@ -206,12 +206,12 @@ private func domain(_ cpu: String, root: String = "<domain type='kvm'>", end: St
     }
 
     @Test func aStartTagWithTooManyAttributesIsRefusedBeforeLibxml2ComparesThemAll() throws {
-        let attributes = (0...XMLDocument.maximumAttributes).map { "z:a\($0)='v'" }.joined(separator: " ")
+        let attributes = (0...XMLInput.maximumAttributes).map { "z:a\($0)='v'" }.joined(separator: " ")
         let xml = domain("<cpu mode='host-model' \(attributes)/>", root: "<domain type='kvm' xmlns:z='urn:z'>")
         #expect(refusal(Array(xml.utf8)) == "domain.xml:7: a start tag has more than 20,000 attributes (libvirt's have a few; "
                 + "libxml2 checks them for duplicates in quadratic time)")
         // At the limit, the patch's own `match` and `check` do not make its result refused.
-        let fewer = (1..<XMLDocument.maximumAttributes).map { "z:a\($0)='v'" }.joined(separator: " ")
+        let fewer = (1..<XMLInput.maximumAttributes).map { "z:a\($0)='v'" }.joined(separator: " ")
         #expect(throws: Never.self) { try patched(domain("<cpu mode='host-model' \(fewer)/>", root: "<domain type='kvm' xmlns:z='urn:z'>")) }
     }
 

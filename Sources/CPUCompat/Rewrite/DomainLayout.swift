@@ -80,12 +80,8 @@ struct DomainLayout {
     static func read(_ bytes: [UInt8], path: String, extraAttributes: Int = 0) throws(CPUCompatError) -> DomainLayout {
         try checkEncoding(bytes, path: path)
         let reader = DomainLayoutReader(bytes: bytes)
-        do {
-            try XMLStreamParser.parse(bytes, path: path, encoding: .utf8,
-                                      maximumAttributes: XMLDocument.maximumAttributes + extraAttributes, handler: reader)
-        } catch let .malformedXML(path, line, message) where message.hasPrefix("Input is not proper UTF-8") {
-            throw .malformedXML(path: path, line: line, message: "not valid UTF-8" + declaredEncodingHint(bytes))
-        }
+        try XMLStreamParser.parse(bytes, path: path, encoding: .utf8,
+                                  maximumAttributes: XMLInput.maximumAttributes + extraAttributes, handler: reader)
         if reader.lostTrack {
             throw .invalidCPU(path: path, line: nil, message: "cannot tell where the elements of <domain> start and end "
                                 + "(please report this file to cpucompat)")
@@ -128,15 +124,38 @@ struct DomainLayout {
             throw .malformedXML(path: path, line: nil, message: "is EBCDIC; " + wide)
         }
         if let nul {
-            let line = bytes[..<nul].reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
-            throw .malformedXML(path: path, line: line, message: "holds a NUL byte, where libvirt would stop reading the file")
+            throw .malformedXML(path: path, line: line(of: nul, in: bytes), message: "holds a NUL byte, where libvirt would stop reading the file")
+        }
+        if let invalid = firstInvalidUTF8(bytes) {
+            throw .malformedXML(path: path, line: line(of: invalid, in: bytes), message: "not valid UTF-8" + declaredEncodingHint(bytes))
+        }
+    }
+
+    private static func line(of offset: Int, in bytes: [UInt8]) -> Int {
+        bytes[..<offset].reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+    }
+
+    /// The offset of the first byte that does not start a well-formed UTF-8
+    /// sequence (libxml2 refuses the same: overlong forms, surrogates, beyond U+10FFFF).
+    private static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        // ASCII is most of every domain: skip it a byte at a time without decoding.
+        guard let first = bytes.firstIndex(where: { $0 >= 0x80 }) else { return nil }
+        var iterator = bytes[first...].makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        var offset = first
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case let .valid(scalar): offset += scalar.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
         }
     }
 
     /// For a document that is not UTF-8: what its declaration says, and what to do.
     private static func declaredEncodingHint(_ bytes: [UInt8]) -> String {
         let plain = ", which is how libvirt reads a domain"
-        guard bytes.starts(with: Array("<?xml".utf8)), let end = XMLDocument.declarationEnd(bytes[...]) else { return plain }
+        guard bytes.starts(with: Array("<?xml".utf8)), let end = XMLInput.declarationEnd(bytes[...]) else { return plain }
         let declaration = Array(bytes[..<end])
         let key = Array("encoding".utf8)
         guard declaration.count >= key.count, let at = (0...(declaration.count - key.count)).first(where: { declaration[$0..<($0 + key.count)].elementsEqual(key) })

@@ -120,6 +120,15 @@ enum XMLInputEncoding {
     case utf8
 }
 
+/// How a streaming parse ended.
+enum XMLStreamEnding {
+    /// At the end of the document.
+    case endOfDocument
+    /// At a second element after the root, which a caller that asked for it
+    /// takes as the start of another document in the same file.
+    case contentAfterRoot
+}
+
 /// Streams a document to an `XMLStreamHandler` with cpucompat's safe options.
 enum XMLStreamParser {
     /// Parses `bytes`, optionally inside a wrapper element (for files of
@@ -128,119 +137,71 @@ enum XMLStreamParser {
     /// - Parameters:
     ///   - wrapper: If given, the bytes are parsed as the content of an element of this name;
     ///     an XML declaration at their start is skipped. Line numbers stay those of the file.
-    /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
     ///   - encoding: How to decode the bytes; `.utf8` ignores the declared encoding.
     ///   - maximumAttributes: The most attributes a start tag may have.
+    ///   - acceptsContentAfterRoot: Whether content after the root element
+    ///     ends the parse with `.contentAfterRoot` instead of an error.
+    /// - Returns: How the parse ended.
+    /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
+    @discardableResult
     static func parse(_ bytes: [UInt8], path: String, wrapper: String? = nil, encoding: XMLInputEncoding = .declared,
-                      maximumAttributes: Int = XMLDocument.maximumAttributes,
-                      handler: any XMLStreamHandler) throws(CPUCompatError) {
-        try XMLDocument.checkPrologue(bytes, path: path, maximumAttributes: maximumAttributes)
-        XMLSafety.installOnce()
-        let collector = XMLDiagnosticCollector()
-        collector.startCollecting()
-        defer { collector.stopCollecting() }
-
+                      maximumAttributes: Int = XMLInput.maximumAttributes, acceptsContentAfterRoot: Bool = false,
+                      handler: any XMLStreamHandler) throws(CPUCompatError) -> XMLStreamEnding {
+        try XMLInput.check(bytes, path: path, maximumAttributes: maximumAttributes)
         var input = bytes
         if let wrapper {
             var body = bytes[...]
-            if body.starts(with: Array("<?xml".utf8)), let end = XMLDocument.declarationEnd(body) { body = body[end...] }
+            if body.starts(with: Array("<?xml".utf8)), let end = XMLInput.declarationEnd(body) { body = body[end...] }
             input = Array("<\(wrapper)>".utf8)
             input.reserveCapacity(body.count + 2 * input.count + 1)
             input += body
             input += Array("</\(wrapper)>".utf8)
         }
-        let box = HandlerBox(handler)
-        let parsed: Bool = input.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress, buffer.count <= Int(Int32.max),
-                  let parser = base.withMemoryRebound(to: CChar.self, capacity: buffer.count, {
-                      xmlCreateMemoryParserCtxt($0, Int32(buffer.count))
-                  }) else { return false }
-            defer {
-                if let document = parser.pointee.myDoc { xmlFreeDoc(document) }
-                xmlFreeParserCtxt(parser)
-            }
-            installHandlers(on: parser)
-            parser.pointee._private = Unmanaged.passUnretained(box).toOpaque()
-            switch encoding {
-            case .declared:
-                xmlCtxtUseOptions(parser, XMLParseOptions.safe.rawValue)
-            case .utf8:
-                xmlCtxtUseOptions(parser, XMLParseOptions.safe.union(.ignoreDeclaredEncoding).rawValue)
-                xmlSwitchEncoding(parser, XML_CHAR_ENCODING_UTF8)
-            }
-            xmlParseDocument(parser)
-            return parser.pointee.wellFormed != 0
+        let failure: XMLParseFailure? = try input.withUnsafeBufferPointer { buffer throws(CPUCompatError) in
+            let context = try XMLParserContext.forStream(of: buffer, path: path)
+            context.deliver(to: handler)
+            installHandlers(on: context)
+            context.use(.safe, encoding: encoding)
+            context.parse { parser in _ = xmlParseDocument(parser) }
+            return context.failure
         }
-        withExtendedLifetime(box) {}
-        if let line = box.doctypeLine {
-            throw .malformedXML(path: path, line: line, message: XMLDocument.refusedDoctype)
-        }
-        guard parsed, collector.first == nil else {
-            let first = collector.first
-            throw .malformedXML(path: path, line: first?.line,
-                                message: first?.message ?? (input.count > Int(Int32.max) ? "the file is too large" : "not well-formed XML"))
-        }
+        guard let failure else { return .endOfDocument }
+        if acceptsContentAfterRoot, failure.isContentAfterRoot { return .contentAfterRoot }
+        throw failure.error(path: path)
     }
 
-    /// Points the parser's SAX callbacks at the handler in its `_private`; the
+    /// Points the parser's SAX callbacks at the context's handler; the
     /// tree-building callbacks for elements, text, comments and PIs are dropped.
-    private static func installHandlers(on parser: xmlParserCtxtPtr) {
-        guard let sax = parser.pointee.sax else { return }
-        sax.pointee.startElementNs = { context, localName, prefix, uri, namespaceCount, namespaces, attributeCount, _, attributes in
-            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self), let localName,
-                  let box = parser.pointee._private else { return }
-            let handler = Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler
-            handler.startElement(XMLStreamElement(
-                localName: localName, prefix: prefix, uri: uri,
-                namespaceCount: Int(namespaceCount), namespacePointers: namespaces,
-                attributeCount: Int(attributeCount), attributePointers: attributes,
-                line: Int(xmlSAX2GetLineNumber(context)), position: XMLStreamPosition(parser: parser)))
+    private static func installHandlers(on context: XMLParserContext) {
+        context.withSAXHandler { sax in
+            sax.pointee.startElementNs = { context, localName, prefix, uri, namespaceCount, namespaces, attributeCount, _, attributes in
+                guard let localName, let parser = XMLParserContext.parser(of: context),
+                      let handler = XMLParserContext.handler(of: context) else { return }
+                handler.startElement(XMLStreamElement(
+                    localName: localName, prefix: prefix, uri: uri,
+                    namespaceCount: Int(namespaceCount), namespacePointers: namespaces,
+                    attributeCount: Int(attributeCount), attributePointers: attributes,
+                    line: Int(xmlSAX2GetLineNumber(context)), position: XMLStreamPosition(parser: parser)))
+            }
+            sax.pointee.endElementNs = { context, _, _, _ in
+                guard let parser = XMLParserContext.parser(of: context), let handler = XMLParserContext.handler(of: context) else { return }
+                handler.endElement(XMLStreamPosition(parser: parser))
+            }
+            sax.pointee.characters = { context, text, length in
+                guard let text, let handler = XMLParserContext.handler(of: context) else { return }
+                handler.characters(UnsafeBufferPointer(start: text, count: Int(length)))
+            }
+            sax.pointee.comment = { context, _ in
+                guard let parser = XMLParserContext.parser(of: context), let handler = XMLParserContext.handler(of: context) else { return }
+                handler.comment(XMLStreamPosition(parser: parser))
+            }
+            sax.pointee.processingInstruction = { context, _, _ in
+                guard let parser = XMLParserContext.parser(of: context), let handler = XMLParserContext.handler(of: context) else { return }
+                handler.processingInstruction(XMLStreamPosition(parser: parser))
+            }
+            sax.pointee.cdataBlock = sax.pointee.characters
+            sax.pointee.ignorableWhitespace = sax.pointee.characters
+            sax.pointee.reference = nil
         }
-        sax.pointee.endElementNs = { context, _, _, _ in
-            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
-                  let box = parser.pointee._private else { return }
-            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler.endElement(XMLStreamPosition(parser: parser))
-        }
-        sax.pointee.characters = { context, text, length in
-            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self), let text,
-                  let box = parser.pointee._private else { return }
-            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler
-                .characters(UnsafeBufferPointer(start: text, count: Int(length)))
-        }
-        sax.pointee.comment = { context, _ in
-            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
-                  let box = parser.pointee._private else { return }
-            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler.comment(XMLStreamPosition(parser: parser))
-        }
-        sax.pointee.processingInstruction = { context, _, _ in
-            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
-                  let box = parser.pointee._private else { return }
-            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().handler.processingInstruction(XMLStreamPosition(parser: parser))
-        }
-        // A DOCTYPE that slipped past the byte scan (UTF-16 input) stops the parse here,
-        // before any entity it declares can be expanded.
-        sax.pointee.internalSubset = { context, _, _, _ in
-            guard let parser = context?.assumingMemoryBound(to: xmlParserCtxt.self),
-                  let box = parser.pointee._private else { return }
-            Unmanaged<HandlerBox>.fromOpaque(box).takeUnretainedValue().doctypeLine = Int(xmlSAX2GetLineNumber(context))
-            xmlStopParser(parser)
-        }
-        sax.pointee.cdataBlock = sax.pointee.characters
-        sax.pointee.ignorableWhitespace = sax.pointee.characters
-        sax.pointee.reference = nil
     }
-
-    /// Whether `error` is libxml2's complaint about a second top-level element.
-    static func isExtraContent(_ error: CPUCompatError) -> Bool {
-        guard case let .malformedXML(_, _, message) = error else { return false }
-        return message.hasPrefix("Extra content at the end")
-    }
-}
-
-/// Keeps the handler reachable from C callbacks.
-private final class HandlerBox {
-    let handler: any XMLStreamHandler
-    /// Set when the document turned out to have a DOCTYPE.
-    var doctypeLine: Int?
-    init(_ handler: any XMLStreamHandler) { self.handler = handler }
 }

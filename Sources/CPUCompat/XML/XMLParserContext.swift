@@ -1,0 +1,173 @@
+internal import CLibXML2
+
+/// One parse by libxml2: the only owner of its parser context, and of any
+/// document the context still holds, both freed in `deinit`.
+///
+/// The tree-building and the streaming readers both parse through it, so
+/// the safety set-up (the entity loader, the DOCTYPE stop, the collected
+/// diagnostics) and the freeing exist once, and no error path frees by hand.
+final class XMLParserContext {
+    fileprivate let pointer: xmlParserCtxtPtr
+    /// The name diagnostics give the input.
+    let path: String
+    private let diagnostics = XMLDiagnosticCollector()
+    /// Where a DOCTYPE stopped the parse, if one did.
+    fileprivate(set) var doctypeLine: Int?
+    /// Receives the events of a streaming parse.
+    fileprivate var handler: (any XMLStreamHandler)?
+
+    private init(pointer: xmlParserCtxtPtr, path: String) {
+        self.pointer = pointer
+        self.path = path
+        pointer.pointee._private = Unmanaged.passUnretained(self).toOpaque()
+        // A DOCTYPE the byte check cannot see (UTF-16) stops the parse before its entities are used.
+        pointer.pointee.sax.pointee.internalSubset = { context, _, _, _ in
+            guard let owner = XMLParserContext.owner(of: context) else { return }
+            owner.doctypeLine = Int(xmlSAX2GetLineNumber(context))
+            xmlStopParser(owner.pointer)
+        }
+    }
+
+    deinit {
+        if let document = pointer.pointee.myDoc { xmlFreeDoc(document) }
+        xmlFreeParserCtxt(pointer)
+    }
+
+    /// A context for reading a whole document into a tree (`xmlCtxtReadMemory`).
+    ///
+    /// - Throws: `CPUCompatError.malformedXML` when libxml2 cannot allocate one.
+    static func forTree(path: String) throws(CPUCompatError) -> XMLParserContext {
+        XMLSafety.installOnce()
+        guard let pointer = xmlNewParserCtxt() else { throw .malformedXML(path: path, line: nil, message: "out of memory") }
+        return XMLParserContext(pointer: pointer, path: path)
+    }
+
+    /// A context that streams `input`, which must stay valid while the context parses.
+    ///
+    /// - Throws: `CPUCompatError.malformedXML` when the input is too large for libxml2 or memory runs out.
+    static func forStream(of input: UnsafeBufferPointer<UInt8>, path: String) throws(CPUCompatError) -> XMLParserContext {
+        XMLSafety.installOnce()
+        guard input.count <= Int(Int32.max) else { throw .malformedXML(path: path, line: nil, message: "the file is too large") }
+        guard let base = input.baseAddress,
+              let pointer = base.withMemoryRebound(to: CChar.self, capacity: input.count, {
+                  xmlCreateMemoryParserCtxt($0, Int32(input.count))
+              }) else { throw .malformedXML(path: path, line: nil, message: "out of memory") }
+        return XMLParserContext(pointer: pointer, path: path)
+    }
+
+    /// Runs `parse` with this thread's libxml2 diagnostics collected here.
+    func parse<Result>(_ parse: (xmlParserCtxtPtr) -> Result) -> Result {
+        diagnostics.startCollecting()
+        defer { diagnostics.stopCollecting() }
+        return withExtendedLifetime(self) { parse(pointer) }
+    }
+
+    /// How the parse went wrong, if it did: a DOCTYPE, or libxml2's first error.
+    var failure: XMLParseFailure? {
+        if let doctypeLine { return .doctype(line: doctypeLine) }
+        if let first = diagnostics.first { return .libxml2(first) }
+        return pointer.pointee.wellFormed == 0 ? .notWellFormed : nil
+    }
+
+    /// Applies `options`, and with `.utf8` reads the bytes as UTF-8 whatever they declare.
+    func use(_ options: XMLParseOptions, encoding: XMLInputEncoding) {
+        switch encoding {
+        case .declared:
+            xmlCtxtUseOptions(pointer, options.rawValue)
+        case .utf8:
+            xmlCtxtUseOptions(pointer, options.union(.ignoreDeclaredEncoding).rawValue)
+            xmlSwitchEncoding(pointer, XML_CHAR_ENCODING_UTF8)
+        }
+    }
+
+    /// The context that owns the parser libxml2 passes to a callback.
+    static func owner(of context: UnsafeMutableRawPointer?) -> XMLParserContext? {
+        guard let box = context?.assumingMemoryBound(to: xmlParserCtxt.self).pointee._private else { return nil }
+        return Unmanaged<XMLParserContext>.fromOpaque(box).takeUnretainedValue()
+    }
+
+    /// The handler of the streaming parse that libxml2 passes to a callback.
+    static func handler(of context: UnsafeMutableRawPointer?) -> (any XMLStreamHandler)? {
+        owner(of: context)?.handler
+    }
+
+    /// The owner's parser, for positions read during a callback.
+    static func parser(of context: UnsafeMutableRawPointer?) -> xmlParserCtxtPtr? {
+        context?.assumingMemoryBound(to: xmlParserCtxt.self)
+    }
+
+    /// Sets the handler a streaming parse delivers its events to.
+    func deliver(to handler: any XMLStreamHandler) { self.handler = handler }
+}
+
+/// Why a parse failed.
+enum XMLParseFailure {
+    /// The document has a DOCTYPE, which cpucompat refuses.
+    case doctype(line: Int)
+    /// libxml2's first error.
+    case libxml2(XMLDiagnostic)
+    /// libxml2 found the document not well-formed without saying why.
+    case notWellFormed
+
+    /// Whether the only problem is a second element after the root: a file
+    /// of several documents one after another.
+    var isContentAfterRoot: Bool {
+        guard case let .libxml2(diagnostic) = self else { return false }
+        return diagnostic.code == Int32(XML_ERR_DOCUMENT_END.rawValue)
+    }
+
+    /// The failure as cpucompat reports it, naming `path`.
+    func error(path: String) -> CPUCompatError {
+        switch self {
+        case let .doctype(line): .malformedXML(path: path, line: line, message: XMLInput.refusedDoctype)
+        case let .libxml2(diagnostic): .malformedXML(path: path, line: diagnostic.line, message: diagnostic.message)
+        case .notWellFormed: .malformedXML(path: path, line: nil, message: "not well-formed XML")
+        }
+    }
+}
+
+/// One diagnostic libxml2 reported.
+struct XMLDiagnostic {
+    var line: Int?
+    var message: String
+    /// libxml2's `xmlParserErrors` code.
+    var code: Int32
+}
+
+/// libxml2 diagnostics collected during one parse.
+private final class XMLDiagnosticCollector {
+    private(set) var first: XMLDiagnostic?
+
+    /// Routes libxml2's diagnostics on this thread to this collector until
+    /// `stopCollecting()`; libxml2 keeps the handler per thread.
+    func startCollecting() {
+        xmlSetStructuredErrorFunc(Unmanaged.passUnretained(self).toOpaque()) { context, error in
+            guard let context, let error else { return }
+            Unmanaged<XMLDiagnosticCollector>.fromOpaque(context).takeUnretainedValue().record(error.pointee)
+        }
+    }
+
+    /// Stops routing diagnostics here.
+    func stopCollecting() { xmlSetStructuredErrorFunc(nil, nil) }
+
+    private func record(_ error: xmlError) {
+        guard first == nil, error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
+        // libxml2 reports a namespace name that is not a URI as an error, but the
+        // document is well-formed and libvirt reads it: so does cpucompat.
+        if error.code == Int32(XML_WAR_NS_URI.rawValue) || error.code == Int32(XML_WAR_NS_URI_RELATIVE.rawValue) { return }
+        var message = error.message.map { String(cString: $0) } ?? "XML error \(error.code)"
+        // libxml2 adds detail on further lines ("Bytes: 0xFF …"); a diagnostic is one line.
+        message = String(message.prefix { !$0.isNewline })
+        if error.code == Int32(XML_ERR_INTERNAL_ERROR.rawValue), message.hasPrefix("Excessive depth") {
+            message = "the elements nest too deeply (libxml2's limit is 256 levels)"
+        }
+        first = XMLDiagnostic(line: error.line > 0 ? Int(error.line) : nil, message: message, code: error.code)
+    }
+}
+
+extension XMLParserContext {
+    /// Lets the streaming parser set its callbacks on the context's SAX handler.
+    func withSAXHandler(_ body: (UnsafeMutablePointer<xmlSAXHandler>) -> Void) {
+        if let sax = pointer.pointee.sax { body(sax) }
+    }
+}
