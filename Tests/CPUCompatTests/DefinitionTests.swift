@@ -29,6 +29,27 @@ private func read(_ xml: String, path: String = "test.xml") throws -> [CPUDefini
         #expect(cpu.features == [.init(name: "vmx", policy: nil, line: 5)])
     }
 
+    @Test func textBetweenConcatenatedDocumentsIsRefused() throws {
+        // libxml2 calls a second root and stray text alike "content after the root"; only the first is a file of documents.
+        #expect(throws: CPUCompatError.malformedXML(path: "test.xml", line: nil, message: "text between the documents of the file")) {
+            try read("<cpu><model>Haswell</model></cpu>\nstray words\n<cpu><model>Nehalem</model></cpu>")
+        }
+        #expect(throws: CPUCompatError.self) { try read("<cpu><model>Haswell</model></cpu>\nstray words") }
+        #expect(try read("<cpu><model>Haswell</model></cpu>\n  \n<cpu><model>Nehalem</model></cpu>\n").count == 2)
+    }
+
+    @Test func aDomainCapabilitiesModeIsRecognisedOnlyWhereLibvirtPutsIt() throws {
+        // A <mode> outside <cpu>, and a <cpu> outside <host> in capabilities, are not the host's CPU.
+        #expect(throws: CPUCompatError.noCPU(path: "test.xml")) {
+            try read("<domainCapabilities><mode name='host-model'><model>Haswell</model></mode></domainCapabilities>")
+        }
+        #expect(throws: CPUCompatError.noCPU(path: "test.xml")) {
+            try read("<capabilities><guest><cpu><model>Haswell</model></cpu></guest></capabilities>")
+        }
+        let host = try read("<capabilities><host><cpu><model>Haswell</model></cpu></host></capabilities>")
+        #expect(host.map(\.source) == [.capabilities])
+    }
+
     @Test func readsConcatenatedCPUsOnTheirOwnLines() throws {
         let definitions = try read("""
         <?xml version="1.0"?>

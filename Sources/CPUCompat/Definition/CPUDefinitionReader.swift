@@ -1,11 +1,7 @@
-import Dispatch
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Reads CPU definitions from the documents operators have at hand.
 ///
-/// Accepted documents, told apart by their root element:
+/// Accepted documents, told apart by their root element (one
+/// `DocumentRecogniser` per kind):
 /// - a bare `<cpu>`, or any wrapper element holding `<cpu>`s;
 /// - `virsh capabilities`: the `<host><cpu>`;
 /// - `virsh domcapabilities`: the supported `host-model` `<mode>`, whose
@@ -17,110 +13,58 @@ import Glibc
 public enum CPUDefinitionReader {
     /// Reads every CPU definition in the file at `path` (`-` for standard input).
     ///
+    /// - Parameter path: The file, or `-` for standard input.
+    /// - Returns: The definitions in the order the file holds them.
     /// - Throws: `CPUCompatError` naming the file: unreadable, malformed, or
     ///   holding no CPU.
     public static func read(contentsOf path: String) throws(CPUCompatError) -> [CPUDefinition] {
         try read(FileSystem.read(path), path: path)
     }
 
-    /// Reads every CPU definition in `bytes`, naming `path` in errors.
+    /// Reads every CPU definition in `bytes`.
+    ///
+    /// - Parameters:
+    ///   - bytes: A document, or several one after another.
+    ///   - path: The name errors and definitions give the input.
+    /// - Returns: The definitions in the order the bytes hold them.
+    /// - Throws: `CPUCompatError` when the bytes are malformed or hold no CPU.
     public static func read(_ bytes: [UInt8], path: String) throws(CPUCompatError) -> [CPUDefinition] {
         let collector = CPUCollector(path: path)
-        do {
-            try XMLStreamParser.parse(bytes, path: path, handler: collector)
-        } catch let error where XMLStreamParser.isExtraContent(error) {
-            // Several top-level elements, as `virsh cpu-baseline` accepts: read them inside a wrapper.
-            if bytes.count >= 1 << 20, let halves = readInHalves(bytes, path: path) { return halves }
-            let wrapped = CPUCollector(path: path, wrapped: true)
-            try XMLStreamParser.parse(bytes, path: path, wrapper: "cpucompat-wrapper", handler: wrapped)
-            try wrapped.finish()
-            return wrapped.definitions
-        }
-        try collector.finish()
-        return collector.definitions
-    }
-
-    /// Reads a large file of concatenated elements as two halves on two
-    /// threads. The file is cut before a start tag at the beginning of a line
-    /// past its middle; only a cut between top-level elements leaves both
-    /// halves well-formed, so if either half fails (for any reason) the
-    /// caller reads the whole file, which also gives the authoritative error.
-    private static func readInHalves(_ bytes: [UInt8], path: String) -> [CPUDefinition]? {
-        guard let cut = topLevelCut(bytes) else { return nil }
-        let firstLines = bytes[..<cut].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-        let halves = [Array(bytes[..<cut]), Array(bytes[cut...])]
-        let results = HalfResults()
-        DispatchQueue.concurrentPerform(iterations: 2) { half in
-            let collector = CPUCollector(path: path, lineOffset: half == 0 ? 0 : firstLines, wrapped: true)
-            do {
-                try XMLStreamParser.parse(halves[half], path: path, wrapper: "cpucompat-wrapper", handler: collector)
-                try collector.finish()
-                results.store(collector.definitions, at: half)
-            } catch {
-                results.store(nil, at: half)
-            }
-        }
-        return results.combined
-    }
-
-    /// The offset of a `<name` at the start of a line after the middle of `bytes`.
-    private static func topLevelCut(_ bytes: [UInt8]) -> Int? {
-        var index = bytes.count / 2
-        while index + 2 < bytes.count {
-            if bytes[index] == 0x0A, bytes[index + 1] == UInt8(ascii: "<"),
-               ![UInt8(ascii: "/"), UInt8(ascii: "!"), UInt8(ascii: "?")].contains(bytes[index + 2]) {
-                return index + 1
-            }
-            index += 1
-        }
-        return nil
-    }
-}
-
-/// The two halves' definitions, each written by its own thread.
-private final class HalfResults: @unchecked Sendable {
-    private let lock = PThreadMutex()
-    private var slots: [[CPUDefinition]?] = [nil, nil]
-    private var failed = false
-
-    func store(_ definitions: [CPUDefinition]?, at half: Int) {
-        lock.withLock {
-            if let definitions { slots[half] = definitions } else { failed = true }
+        switch try XMLStreamParser.parse(bytes, path: path, acceptsContentAfterRoot: true, handler: collector) {
+        case .endOfDocument:
+            return try collector.finish()
+        case .contentAfterRoot:
+            // Several documents one after another, as `virsh cpu-baseline` accepts.
+            if let definitions = ConcatenatedDocuments.readInHalves(bytes, path: path) { return definitions }
+            return try ConcatenatedDocuments.read(bytes, path: path)
         }
     }
 
-    var combined: [CPUDefinition]? {
-        lock.withLock {
-            guard !failed, let first = slots[0], let second = slots[1] else { return nil }
-            return first + second
-        }
-    }
-}
-
-/// A minimal mutex over `pthread_mutex_t`, so no Foundation is needed.
-private final class PThreadMutex: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    init() { pthread_mutex_init(mutex, nil) }
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-    func withLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
+    /// The bytes of the file at `path` (`-` for standard input), for callers
+    /// that rewrite documents rather than read CPUs from them.
+    ///
+    /// - Parameter path: The file, or `-` for standard input.
+    /// - Returns: The file's bytes.
+    /// - Throws: `CPUCompatError.unreadable` naming the file and the reason.
+    public static func readBytes(contentsOf path: String) throws(CPUCompatError) -> [UInt8] {
+        try FileSystem.read(path)
     }
 }
 
 /// Collects CPU definitions from the stream of a document, keeping only the
 /// elements that describe CPUs: no tree is built.
-private final class CPUCollector: XMLStreamHandler {
+///
+/// The root element picks the document's recogniser, which says what an
+/// element outside a `<cpu>` means; the `<cpu>`'s own children (model,
+/// vendor, arch, features) read the same in every kind of document.
+final class CPUCollector: XMLStreamHandler {
     let path: String
-    private(set) var definitions: [CPUDefinition] = []
+    private var definitions: [CPUDefinition] = []
     private var failure: CPUCompatError?
 
     /// The names of the open elements, outermost first.
     private var stack: [String] = []
+    private var recogniser: any DocumentRecogniser = CPUListRecogniser()
     /// The CPU being read and the depth of its element.
     private var current: CPUDefinition?
     private var currentDepth = 0
@@ -133,7 +77,6 @@ private final class CPUCollector: XMLStreamHandler {
     /// The position in `definitions` of the current document's domcapabilities
     /// host-model, which its custom-mode models describe.
     private var documentHostModel: Int?
-    private var inCustomMode = false
 
     private enum TextTarget { case model, vendor, arch, documentArch, declaredModel }
 
@@ -152,9 +95,13 @@ private final class CPUCollector: XMLStreamHandler {
         self.wrapped = wrapped
     }
 
-    func finish() throws(CPUCompatError) {
+    /// The definitions read.
+    ///
+    /// - Throws: The first problem met in a `<cpu>`, or `.noCPU` when there was none.
+    func finish() throws(CPUCompatError) -> [CPUDefinition] {
         if let failure { throw failure }
         guard !definitions.isEmpty else { throw .noCPU(path: path) }
+        return definitions
     }
 
     func startElement(_ element: XMLStreamElement) {
@@ -164,42 +111,37 @@ private final class CPUCollector: XMLStreamHandler {
         let depth = stack.count + 1 - base
         guard failure == nil, depth >= 1 else { return }
         if current != nil {
-            guard stack.count + 1 == currentDepth + 1 else { return }
-            readCPUChild(element, name: name)
+            if depth == currentDepth + 1 { readCPUChild(element, name: name) }
             return
         }
         if depth == 1 {
             documentArch = nil
             documentHostModel = nil
+            recogniser = Self.recogniser(forRoot: name)
         }
-        let root = depth == 1 ? name : stack[base]
-        let parent = depth >= 3 ? stack[base + 1] : ""
-        switch (root, depth) {
-        case ("cpu", 1):
-            begin(element, source: .cpu)
-        case ("domain", 2) where name == "cpu" && element.isInNoNamespace:
-            begin(element, source: .domain)
-        case ("capabilities", 3) where name == "cpu" && parent == "host":
-            begin(element, source: .capabilities)
-        case ("domain", 3) where name == "type" && parent == "os":
-            documentArch = element.attribute("arch")
-        case ("domainCapabilities", 2) where name == "arch":
-            startText(.documentArch)
-        case ("domainCapabilities", 3) where name == "mode" && parent == "cpu":
-            let mode = element.attribute("name")
-            inCustomMode = mode == "custom"
-            if mode == "host-model", element.attribute("supported") != "no" {
-                begin(element, source: .domainCapabilities)
-                current?.mode = "host-model"
-            }
-        case ("domainCapabilities", 4) where name == "model" && inCustomMode:
-            declaredModel = .init(name: "", usable: element.attribute("usable"),
-                                  deprecated: element.attribute("deprecated") == "yes", canonical: element.attribute("canonical"))
-            startText(.declaredModel)
-        case (_, 2) where name == "cpu" && root != "domain" && root != "capabilities" && root != "domainCapabilities":
-            begin(element, source: .cpu)
-        default:
+        let parent = depth >= 2 ? stack[stack.count - 1] : ""
+        switch recogniser.recognise(element, name: name, depth: depth, parent: parent) {
+        case .nothing:
             break
+        case let .cpu(source, mode):
+            begin(element, source: source)
+            if let mode { current?.mode = mode }
+        case let .architecture(arch):
+            documentArch = arch
+        case .architectureText:
+            startText(.documentArch)
+        case let .declaredModel(model):
+            declaredModel = model
+            startText(.declaredModel)
+        }
+    }
+
+    private static func recogniser(forRoot name: String) -> any DocumentRecogniser {
+        switch name {
+        case "capabilities": CapabilitiesRecogniser()
+        case "domainCapabilities": DomainCapabilitiesRecogniser()
+        case "domain": DomainRecogniser()
+        default: CPUListRecogniser()
         }
     }
 
@@ -223,8 +165,8 @@ private final class CPUCollector: XMLStreamHandler {
             text = nil
             textTarget = nil
         }
-        if depth - base == 3, stack.count > base, stack[base] == "domainCapabilities" { inCustomMode = false }
-        if depth == currentDepth, current != nil {
+        if depth > base { recogniser.end(depth: depth - base) }
+        if depth - base == currentDepth, current != nil {
             // Features are gathered apart so the definition is not copied per feature.
             current?.features = features
             features.removeAll(keepingCapacity: true)
@@ -237,14 +179,20 @@ private final class CPUCollector: XMLStreamHandler {
     }
 
     func characters(_ bytes: UnsafeBufferPointer<UInt8>) {
-        if text != nil { text?.append(contentsOf: bytes) }
+        if text != nil {
+            text?.append(contentsOf: bytes)
+        } else if wrapped, stack.count == 1, failure == nil,
+                  bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
+            // Between documents only white space may stand; libxml2 would call the text content after the root.
+            failure = .malformedXML(path: path, line: nil, message: "text between the documents of the file")
+        }
     }
 
     private func begin(_ element: XMLStreamElement, source: CPUDefinition.Source) {
         current = CPUDefinition(path: path, line: element.line + lineOffset, source: source, arch: nil,
                                 mode: element.attribute("mode"), match: element.attribute("match"),
                                 model: nil, fallback: nil, vendor: nil, features: [])
-        currentDepth = stack.count + 1
+        currentDepth = stack.count + 1 - base
     }
 
     private func startText(_ target: TextTarget) {
@@ -278,13 +226,5 @@ private final class CPUCollector: XMLStreamHandler {
         default:
             break
         }
-    }
-}
-
-extension CPUDefinitionReader {
-    /// The bytes of the file at `path` (`-` for standard input), for callers
-    /// that rewrite documents rather than read CPUs from them.
-    public static func readBytes(contentsOf path: String) throws(CPUCompatError) -> [UInt8] {
-        try FileSystem.read(path)
     }
 }
