@@ -89,7 +89,7 @@ struct ModelsCommand: ParsableCommand {
                                                   hint: NearestNames.nearest(to: check, in: x86.models.map(\.name))
                                                       .first.map { "did you mean \($0)?" })
             }
-            let report = try x86.modelUsability(of: hosts, includeAll: all, minHosts: minHosts)
+            let report = x86.modelUsability(of: hosts, includeAll: all, minHosts: minHosts)
             try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
             if let check, !report.usableEverywhere.contains(check) {
                 warn("not every host can run \(check)")

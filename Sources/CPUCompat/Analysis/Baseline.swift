@@ -71,25 +71,13 @@ public struct Baseline: Hashable, Sendable, Codable {
     /// host, a cross-vendor model). Not part of libvirt's XML.
     public var warnings: [String]
 
-    /// Every feature a guest with this baseline gets (the intersection), not encoded.
-    public var features: FeatureSet { commonFeatures }
-    private var commonFeatures: FeatureSet
-    /// With `expandFeatures`: all features in libvirt's order (sorted by name), `true` for require.
-    var sortedEntries: [(name: String, required: Bool)]?
-
-    public static func == (lhs: Baseline, rhs: Baseline) -> Bool {
-        lhs.model == rhs.model && lhs.vendor == rhs.vendor && lhs.fallback == rhs.fallback && lhs.require == rhs.require
-            && lhs.disable == rhs.disable && lhs.level == rhs.level && lhs.warnings == rhs.warnings
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(model)
-        hasher.combine(require)
-        hasher.combine(disable)
-    }
+    /// Whether the features are listed in full (virsh's `--features`):
+    /// `require` holds every common feature and `disable` every other
+    /// feature of the model, and libvirt's XML lists them together by name.
+    public var listsEveryFeature: Bool
 
     private enum CodingKeys: String, CodingKey {
-        case model, vendor, fallback, require, disable, level, warnings
+        case model, vendor, fallback, require, disable, level, warnings, listsEveryFeature
     }
 
     /// Options of the baseline computation.
@@ -108,9 +96,19 @@ public struct Baseline: Hashable, Sendable, Codable {
         }
     }
 
-    init(model: String, vendor: String?, fallback: Fallback, require: [String], disable: [String],
-         sortedEntries: [(String, Bool)]?, level: MicroarchitectureLevel?, warnings: [String], features: FeatureSet) {
-        self.sortedEntries = sortedEntries
+    /// A baseline from its parts, as a caller that computed or stored one has them.
+    ///
+    /// - Parameters:
+    ///   - model: The chosen model's name.
+    ///   - vendor: The vendor, or nil when not every input named one.
+    ///   - fallback: Whether libvirt may replace the model with a close one.
+    ///   - require: Features beyond the model, in map order.
+    ///   - disable: Features of the model to take away, in map order.
+    ///   - level: The x86-64 level of the features the guest gets.
+    ///   - warnings: What the user should know.
+    ///   - listsEveryFeature: Whether `require` and `disable` list every feature (`--features`).
+    public init(model: String, vendor: String? = nil, fallback: Fallback = .allow, require: [String] = [], disable: [String] = [],
+                level: MicroarchitectureLevel? = nil, warnings: [String] = [], listsEveryFeature: Bool = false) {
         self.model = model
         self.vendor = vendor
         self.fallback = fallback
@@ -118,19 +116,101 @@ public struct Baseline: Hashable, Sendable, Codable {
         self.disable = disable
         self.level = level
         self.warnings = warnings
-        commonFeatures = features
+        self.listsEveryFeature = listsEveryFeature
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        model = try container.decode(String.self, forKey: .model)
-        vendor = try container.decodeIfPresent(String.self, forKey: .vendor)
-        fallback = try container.decode(Fallback.self, forKey: .fallback)
-        require = try container.decode([String].self, forKey: .require)
-        disable = try container.decode([String].self, forKey: .disable)
-        level = try container.decodeIfPresent(MicroarchitectureLevel.self, forKey: .level)
-        warnings = try container.decodeIfPresent([String].self, forKey: .warnings) ?? []
-        commonFeatures = FeatureSet()
+        self.init(model: try container.decode(String.self, forKey: .model),
+                  vendor: try container.decodeIfPresent(String.self, forKey: .vendor),
+                  fallback: try container.decode(Fallback.self, forKey: .fallback),
+                  require: try container.decode([String].self, forKey: .require),
+                  disable: try container.decode([String].self, forKey: .disable),
+                  level: try container.decodeIfPresent(MicroarchitectureLevel.self, forKey: .level),
+                  warnings: try container.decodeIfPresent([String].self, forKey: .warnings) ?? [],
+                  listsEveryFeature: try container.decodeIfPresent(Bool.self, forKey: .listsEveryFeature) ?? false)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(model, forKey: .model)
+        try container.encodeIfPresent(vendor, forKey: .vendor)
+        try container.encode(fallback, forKey: .fallback)
+        try container.encode(require, forKey: .require)
+        try container.encode(disable, forKey: .disable)
+        try container.encodeIfPresent(level, forKey: .level)
+        try container.encode(warnings, forKey: .warnings)
+        // Left out when false, so the JSON of a plain baseline is what it always was.
+        if listsEveryFeature { try container.encode(listsEveryFeature, forKey: .listsEveryFeature) }
+    }
+
+    /// The `<feature>`s of libvirt's XML with `listsEveryFeature`: `require`
+    /// and `disable` together, sorted by name as virsh's `--features` prints them.
+    var sortedEntries: [(name: String, required: Bool)]? {
+        guard listsEveryFeature else { return nil }
+        return (require.map { ($0, true) } + disable.map { ($0, false) })
+            .sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
+    }
+}
+
+/// What a set of CPUs brings to a baseline (rules 0 to 2 of `Baseline`): the
+/// features they share, the vendor the candidates must have, and the models
+/// they name. `baseline(of:)`, `modelUsability(of:)` and the migration
+/// matrix read CPUs through this one type.
+struct BaselineInputs {
+    /// The intersection of the CPUs' features.
+    var common: FeatureSet
+    /// The vendor candidates must have (or have none), unless `crossVendor`.
+    var vendor: String?
+    /// The first two vendors that differ, if the CPUs' do: then only vendor-neutral models fit.
+    var differingVendors: (first: String, second: String)?
+    var crossVendor: Bool { differingVendors != nil }
+    /// Whether every CPU has a `<vendor>` (libvirt prints one only then).
+    var everyCPUNamesAVendor = true
+    /// The model every CPU names, if they all name the same.
+    var sharedModel: String?
+    /// The indexes of the guest-decodable models the CPUs name.
+    var inputModels: Set<Int> = []
+    /// The first problem libvirt would refuse the CPUs for, in their order:
+    /// a CPU without a model, a CPU whose vendor contradicts its model's, or
+    /// (without `allowCrossVendor`) differing vendors.
+    var problem: CPUCompatError?
+
+    init(_ cpus: [CPU], allowCrossVendor: Bool) {
+        common = cpus.first?.features ?? FeatureSet()
+        vendor = cpus.first?.vendor?.name
+        sharedModel = cpus.first?.model?.name
+        var vendorLocation = cpus.first?.location ?? ""
+        for (position, cpu) in cpus.enumerated() {
+            // libvirt refuses a baseline input CPU without a model as invalid XML.
+            if cpu.model == nil {
+                note(.invalidCPU(path: cpu.definition.path, line: cpu.definition.line, message: "Missing CPU model name"))
+            }
+            if let model = cpu.model, model.decodesGuest { inputModels.insert(model.index) }
+            if cpu.model?.name != sharedModel { sharedModel = nil }
+            if cpu.vendor == nil { everyCPUNamesAVendor = false }
+            common.formIntersection(cpu.features)
+            guard position > 0, !crossVendor else { continue }
+            if let named = cpu.vendor?.name, let own = cpu.model?.vendor, named != own {
+                note(.incompatible(message: "CPU vendor \(own) of model \(cpu.model?.name ?? "") differs from vendor \(named) (\(cpu.location))"))
+            }
+            guard let effective = cpu.vendor?.name ?? cpu.model?.vendor else { continue }
+            if vendor == nil {
+                vendor = effective
+                vendorLocation = cpu.location
+            } else if let vendor, vendor != effective {
+                if !allowCrossVendor {
+                    note(.incompatible(message: "CPU vendors do not match: \(vendor) in \(vendorLocation), \(effective) in \(cpu.location) "
+                                       + "(--allow-cross-vendor picks a vendor-neutral model instead)"))
+                }
+                differingVendors = (vendor, effective)
+            }
+        }
+        if crossVendor { vendor = nil }
+    }
+
+    private mutating func note(_ error: CPUCompatError) {
+        if problem == nil { problem = error }
     }
 }
 
@@ -140,70 +220,45 @@ extension CPUArchitecture {
     /// - Throws: `CPUCompatError.incompatible` when the CPUs have different
     ///   vendors or no feature in common, or no CPU is given.
     public func baseline(of cpus: [CPU], options: Baseline.Options = .init()) throws(CPUCompatError) -> Baseline {
-        guard let first = cpus.first else { throw .incompatible(message: "No CPUs given") }
-        var vendor = first.vendor?.name
-        var vendorLocation = first.location
-        var crossVendor = false
+        try baselineAndCommonFeatures(of: cpus, options: options).baseline
+    }
+
+    /// The baseline of `cpus`, and the features they have in common, which a
+    /// guest with that baseline gets (what the patch plan and the matrix need).
+    func baselineAndCommonFeatures(of cpus: [CPU], options: Baseline.Options = .init())
+        throws(CPUCompatError) -> (baseline: Baseline, common: FeatureSet) {
+        guard !cpus.isEmpty else { throw .incompatible(message: "No CPUs given") }
+        var inputs = BaselineInputs(cpus, allowCrossVendor: options.allowCrossVendor)
+        if let problem = inputs.problem { throw problem }
         var warnings: [String] = []
-        var common = first.features
-        var sharedModel = first.model?.name
-        var inputModels: Set<Int> = []
-        var everyCPUNamesAVendor = true
-        for (position, cpu) in cpus.enumerated() {
-            // libvirt refuses a baseline input CPU without a model as invalid XML.
-            guard cpu.model != nil else {
-                throw .invalidCPU(path: cpu.definition.path, line: cpu.definition.line, message: "Missing CPU model name")
-            }
-            if let model = cpu.model, model.decodesGuest { inputModels.insert(model.index) }
-            if cpu.model?.name != sharedModel { sharedModel = nil }
-            if cpu.vendor == nil { everyCPUNamesAVendor = false }
-            common.formIntersection(cpu.features)
-            guard position > 0, !crossVendor else { continue }
-            if let named = cpu.vendor?.name, let own = cpu.model?.vendor, named != own {
-                throw .incompatible(message: "CPU vendor \(own) of model \(cpu.model?.name ?? "") differs from vendor \(named) (\(cpu.location))")
-            }
-            guard let effective = cpu.vendor?.name ?? cpu.model?.vendor else { continue }
-            if vendor == nil {
-                vendor = effective
-                vendorLocation = cpu.location
-            } else if let vendor, vendor != effective {
-                guard options.allowCrossVendor else {
-                    throw .incompatible(message: "CPU vendors do not match: \(vendor) in \(vendorLocation), \(effective) in \(cpu.location) "
-                                        + "(--allow-cross-vendor picks a vendor-neutral model instead)")
-                }
-                crossVendor = true
-                warnings.append("the hosts have different CPU vendors (\(vendor), \(effective)): only a vendor-neutral model fits, and live migration between vendors is risky")
-            }
+        if let vendors = inputs.differingVendors {
+            warnings.append("the hosts have different CPU vendors (\(vendors.first), \(vendors.second)): only a vendor-neutral model fits, and live migration between vendors is risky")
         }
-        if crossVendor { vendor = nil }
-        if options.migratableOnly { common.subtract(nonMigratableFeatures) }
+        if options.migratableOnly { inputs.common.subtract(nonMigratableFeatures) }
+        let common = inputs.common
         guard !common.isEmpty else {
             let named = cpus.prefix(4).map(\.location).joined(separator: ", ") + (cpus.count > 4 ? ", …" : "")
             throw .incompatible(message: "CPUs are incompatible: the \(cpus.count) CPUs (\(named)) have no feature in common"
                                 + (options.migratableOnly ? " that can migrate" : ""))
         }
 
-        guard let chosen = bestModel(for: common, vendor: vendor, sharedModel: sharedModel, inputModels: inputModels,
-                                     vendorNeutralOnly: crossVendor) else {
+        guard let chosen = bestModel(for: inputs) else {
             throw .incompatible(message: "no CPU model of the map fits the features the \(cpus.count) CPUs have in common"
-                                + (crossVendor ? " (only vendor-neutral models were considered)" : ""))
+                                + (inputs.crossVendor ? " (only vendor-neutral models were considered)" : ""))
         }
         var require = names(of: common.subtracting(chosen.features))
         var disable = names(of: chosen.features.subtracting(common))
             + chosen.retiredFeatureOrder.filter { !common.contains($0) }.map { features[$0].name }
-        var sortedEntries: [(String, Bool)]?
         if options.expandFeatures {
-            let modelAll = chosen.features.union(chosen.retiredFeatures)
-            var entries = names(of: common).map { ($0, true) } + names(of: modelAll.subtracting(common)).map { ($0, false) }
-            entries.sort { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
-            require = entries.filter(\.1).map(\.0)
-            disable = entries.filter { !$0.1 }.map(\.0)
-            sortedEntries = entries
+            let byName = { (lhs: String, rhs: String) in Array(lhs.utf8).lexicographicallyPrecedes(Array(rhs.utf8)) }
+            require = names(of: common).sorted(by: byName)
+            disable = names(of: chosen.features.union(chosen.retiredFeatures).subtracting(common)).sorted(by: byName)
         }
-        return Baseline(model: chosen.name, vendor: everyCPUNamesAVendor ? vendor : nil,
-                        fallback: chosen.name == sharedModel ? .forbid : .allow,
-                        require: require, disable: disable, sortedEntries: sortedEntries,
-                        level: level(of: common), warnings: warnings + levelWarning(common, cpus), features: common)
+        let baseline = Baseline(model: chosen.name, vendor: inputs.everyCPUNamesAVendor ? inputs.vendor : nil,
+                                fallback: chosen.name == inputs.sharedModel ? .forbid : .allow, require: require, disable: disable,
+                                level: level(of: common), warnings: warnings + levelWarning(common, cpus),
+                                listsEveryFeature: options.expandFeatures)
+        return (baseline, common)
     }
 
     /// A warning when the baseline is a lower x86-64 level than some hosts:
@@ -216,18 +271,21 @@ extension CPUArchitecture {
         return ["the baseline is \(level?.description ?? "below x86-64-v1"), while \(hosts) at \(level == nil ? "x86-64-v1" : "a higher level") (up to \(highest)); RHEL 9 guests need x86-64-v2, RHEL 10 guests x86-64-v3"]
     }
 
-    /// The model libvirt would name for `features` (rules 3 to 5 of `Baseline`).
+    /// The model libvirt would name for the CPUs of `inputs` (rules 3 to 5 of `Baseline`).
     ///
-    /// - Parameter runnableOnly: Consider only models that need nothing disabled.
-    func bestModel(for features: FeatureSet, vendor: String?, sharedModel: String?, inputModels: Set<Int>,
-                   vendorNeutralOnly: Bool = false, runnableOnly: Bool = false) -> CPUModel? {
+    /// - Parameters:
+    ///   - inputs: The CPUs' common features, vendor and models.
+    ///   - runnableOnly: Consider only models that need nothing disabled.
+    /// - Returns: The model, or nil when no candidate is left.
+    func bestModel(for inputs: BaselineInputs, runnableOnly: Bool = false) -> CPUModel? {
+        let features = inputs.common, vendor = inputs.vendor
         var best: (model: CPUModel, cost: Int, k: Int)?
         for model in models.reversed() where model.decodesGuest {
             if runnableOnly, !model.features.union(model.retiredFeatures).isSubset(of: features) { continue }
-            if vendorNeutralOnly ? model.vendor != nil : (model.vendor != nil && vendor != nil && model.vendor != vendor) {
+            if inputs.crossVendor ? model.vendor != nil : (model.vendor != nil && vendor != nil && model.vendor != vendor) {
                 continue
             }
-            if model.name == sharedModel { return model }
+            if model.name == inputs.sharedModel { return model }
             let r = features.subtracting(model.features).count
             let d = model.features.subtracting(features).count + model.retiredFeatures.subtracting(features).count
             let k = (d + 1) / 2
@@ -237,7 +295,7 @@ extension CPUArchitecture {
                 continue
             }
             if cost < current.cost || (cost == current.cost && k < current.k)
-                || (inputModels.contains(model.index) && k < current.k) {
+                || (inputs.inputModels.contains(model.index) && k < current.k) {
                 best = (model, cost, k)
             }
         }

@@ -82,11 +82,11 @@ extension CPUArchitecture {
     public func guestPlan(for hosts: [CPU], strategy: PatchStrategy) throws(CPUCompatError) -> GuestCPUPlan {
         switch strategy {
         case .model:
-            let baseline = try self.baseline(of: hosts)
+            let (baseline, common) = try baselineAndCommonFeatures(of: hosts)
             var union = FeatureSet()
             for host in hosts { union.formUnion(host.features) }
             return guestPlan(model: baseline.model, vendor: baseline.vendor, require: baseline.require,
-                             disable: baseline.disable, common: baseline.features, union: union)
+                             disable: baseline.disable, common: common, union: union)
         case .disable:
             guard var common = hosts.first?.features else { throw .incompatible(message: "No hosts given") }
             var union = FeatureSet()

@@ -202,18 +202,18 @@ extension CPUArchitecture {
                 members.append([host])
             }
         }
-        var baseline: Baseline?
+        var computed: (baseline: Baseline, common: FeatureSet)?
         var baselineError: String?
-        do { baseline = try self.baseline(of: hosts) } catch { baselineError = error.description }
+        do { computed = try baselineAndCommonFeatures(of: hosts) } catch { baselineError = error.description }
 
         let groups = members.enumerated().map { index, cpus in
             MigrationMatrix.Group(
                 name: "G\(index + 1)", hosts: cpus.map(\.definition.path), model: cpus[0].model?.name,
                 vendor: cpus[0].vendor?.name ?? cpus[0].model?.vendor, level: level(of: cpus[0].features),
                 featureCount: cpus[0].features.count,
-                lostUnderBaseline: baseline.map { names(of: cpus[0].features.subtracting($0.features)) } ?? [])
+                lostUnderBaseline: computed.map { names(of: cpus[0].features.subtracting($0.common)) } ?? [])
         }
         return MigrationMatrix(groups: groups, groupFeatures: members.map { $0[0].features }, featureNames: features.map(\.name),
-                               baseline: baseline, baselineError: baselineError)
+                               baseline: computed?.baseline, baselineError: baselineError)
     }
 }

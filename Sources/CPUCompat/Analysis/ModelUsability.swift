@@ -65,8 +65,6 @@ extension CPUArchitecture {
     /// - Parameter minHosts: Also find the best model at least this many hosts can run.
     public func modelUsability(of hosts: [CPU], includeAll: Bool = false, minHosts: Int? = nil) -> ModelUsabilityReport {
         let vendors = Set(hosts.compactMap { $0.vendor?.name ?? $0.model?.vendor })
-        var common = hosts.first?.features ?? FeatureSet()
-        for host in hosts { common.formIntersection(host.features) }
 
         var rows: [ModelUsabilityReport.Model] = []
         var everywhere: [CPUModel] = []
@@ -112,7 +110,7 @@ extension CPUArchitecture {
                 }
             }
         }
-        let best = bestRunnableModel(for: hosts, common: common)
+        let best = bestRunnableModel(for: hosts)
         var partial: ModelUsabilityReport.Partial?
         if let choice = partialChoice, !choice.runnable.contains(false), let best {
             partialChoice = (best, choice.runnable)  // every host can run it: that is `best`'s question
@@ -127,19 +125,10 @@ extension CPUArchitecture {
     }
 
     /// The model a baseline of `hosts` picks among those that need nothing
-    /// disabled: the baseline's own rules, limited to runnable models.
-    private func bestRunnableModel(for hosts: [CPU], common: FeatureSet) -> CPUModel? {
-        var vendor: String?
-        for (position, host) in hosts.enumerated() {
-            let named = position == 0 ? host.vendor?.name : host.vendor?.name ?? host.model?.vendor
-            if let named {
-                if vendor == nil { vendor = named } else if vendor != named { return bestModel(
-                    for: common, vendor: nil, sharedModel: nil, inputModels: [], vendorNeutralOnly: true, runnableOnly: true) }
-            }
-        }
-        let shared = hosts.allSatisfy { $0.model?.name == hosts.first?.model?.name } ? hosts.first?.model?.name : nil
-        let inputs = Set(hosts.compactMap { $0.model?.decodesGuest == true ? $0.model?.index : nil })
-        return bestModel(for: common, vendor: vendor, sharedModel: shared, inputModels: inputs, runnableOnly: true)
+    /// disabled: the baseline's own rules, limited to runnable models. Where
+    /// the hosts' vendors differ, only vendor-neutral models are candidates.
+    private func bestRunnableModel(for hosts: [CPU]) -> CPUModel? {
+        bestModel(for: BaselineInputs(hosts, allowCrossVendor: true), runnableOnly: true)
     }
 
     /// For a model that only renames its parent (`Haswell-v4`), the name of
