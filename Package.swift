@@ -34,7 +34,8 @@ let package = Package(
         ),
         .testTarget(
             name: "cpucompatTests",
-            dependencies: ["cpucompat"]
+            dependencies: ["cpucompat"],
+            exclude: ["Golden"]
         ),
     ]
 )

@@ -26,17 +26,19 @@ enum CLI {
 
     static let virshInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/virsh")
 
-    /// Runs cpucompat with `arguments`, in the package root, feeding `input` on standard input.
-    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> RunResult {
-        try runProgram(binary, arguments, input: input, environment: environment)
+    /// Runs cpucompat with `arguments`, in the package root (or `directory`, relative to it),
+    /// feeding `input` on standard input.
+    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:],
+                    directory: String? = nil) throws -> RunResult {
+        try runProgram(binary, arguments, input: input, environment: environment, directory: directory)
     }
 
     static func runProgram(_ program: String, _ arguments: [String], input: String? = nil,
-                           environment: [String: String] = [:]) throws -> RunResult {
+                           environment: [String: String] = [:], directory: String? = nil) throws -> RunResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: package)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.map { package + "/" + $0 } ?? package)
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "CPUCOMPAT_CPU_MAP")
         for (key, value) in environment { env[key] = value }
