@@ -2,38 +2,50 @@
 /// known, the line it is about; `description` reads like a compiler
 /// diagnostic: `kvm02.xml:14: Unknown CPU feature flush-l1d`.
 public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// A file or folder could not be read (missing, unreadable, a directory).
+    /// A file or folder could not be read, or is not one that can be (missing,
+    /// unreadable, larger than 256 MiB, a folder or a device where a file is
+    /// expected, a folder without `*.xml` files, a built-in map release
+    /// cpucompat lacks); `reason` says which.
     case unreadable(path: String, reason: String)
-    /// The bytes are not well-formed XML, or use XML that is refused (a DOCTYPE).
+    /// The bytes are not well-formed XML, or are refused before or while
+    /// parsing (a DOCTYPE, an encoding other than UTF-8, a NUL byte, an empty
+    /// file); `line` is where libxml2 saw the problem, if it said.
     case malformedXML(path: String, line: Int?, message: String)
     /// The document holds no CPU definition cpucompat can read.
     case noCPU(path: String)
     /// A feature name that the CPU map does not define, under any alias;
-    /// `hint` names the built-in maps of other libvirt releases that do.
+    /// `hint` names the built-in maps of other libvirt releases that do,
+    /// or else the map's nearest names (`did you mean …?`).
     case unknownFeature(name: String, path: String, line: Int?, hint: String? = nil)
     /// A CPU model name that the CPU map does not define; `hint` names the
-    /// built-in maps of other libvirt releases that do.
+    /// built-in maps of other libvirt releases that do, or else the map's
+    /// nearest names (`did you mean …?`).
     case unknownModel(name: String, path: String, line: Int?, hint: String? = nil)
     /// A name that is neither a model nor a feature of the CPU map, with the
     /// map's nearest names; `hint` names other releases' maps that define it.
     case unknownName(name: String, nearest: [String], hint: String? = nil)
     /// A vendor name that the CPU map does not define.
     case unknownVendor(name: String, path: String, line: Int?)
-    /// A CPU definition that is well-formed XML but not a valid CPU.
+    /// Well-formed XML that is not a usable CPU definition or domain (a
+    /// feature given twice, an architecture the map lacks, several CPUs
+    /// where one is expected, a domain with several `<cpu>`s, a baseline input
+    /// without a model, a CPU that is not x86); `message` says what.
     case invalidCPU(path: String, line: Int?, message: String)
     /// A guest definition where a host's CPU is expected; `reason` says what it is and what to give.
     case notAHost(path: String, line: Int?, reason: String)
-    /// A CPU map that cannot be used (duplicate or missing definitions, bad includes).
+    /// A CPU map that cannot be used (duplicate or missing definitions, bad
+    /// includes, an unreadable snapshot, no x86 part where one is needed).
     case invalidMap(path: String, line: Int?, message: String)
     /// A computation over several CPUs that cannot succeed (different vendors,
-    /// nothing in common, no CPUs at all); the message says which.
+    /// nothing in common, no model that fits, no CPUs at all); the message says which.
     case incompatible(message: String)
-    /// Writing a result failed.
+    /// Writing or replacing a file, or writing to standard output, failed;
+    /// `reason` says why (and, after a backup was written, what it holds).
     case unwritable(path: String, reason: String)
 
     /// The diagnostic: always one line, control characters from the input
-    /// shown escaped, and names from the input shortened past 200 characters,
-    /// so no input can forge or flood further lines.
+    /// shown escaped, and words from the input shortened past 200 characters,
+    /// so no input can forge or flood further lines (see ``oneLine(_:)``).
     public var description: String { Self.oneLine(rawDescription) }
 
     private var rawDescription: String {
@@ -58,8 +70,9 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
     }
 
     /// `text` as one line: line breaks and other control characters (C0, DEL
-    /// and C1) shown escaped, and words past 200 characters shortened. Every
-    /// diagnostic cpucompat prints goes through it.
+    /// and C1, and the Unicode line and paragraph separators) shown escaped
+    /// (`\n`, `\u{1b}`), and each word past 200 characters cut there with a
+    /// `…`. Every diagnostic cpucompat prints goes through it.
     ///
     /// - Parameter text: A message that may hold text from input files.
     /// - Returns: The message, safe to print as one line.

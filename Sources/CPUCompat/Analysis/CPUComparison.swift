@@ -1,12 +1,15 @@
 /// Whether a guest CPU can run on a host, in libvirt's terms.
 public struct CPUComparison: Hashable, Sendable, Codable {
-    /// libvirt's three answers.
+    /// libvirt's three answers; the raw value is the word `cpucompat compare` prints.
     public enum Verdict: String, Hashable, Sendable, Codable {
-        /// The host has exactly the guest's features.
+        /// The host's features are exactly the guest's.
         case identical
-        /// The host has every feature the guest needs, and more.
+        /// The guest can run there, and the host's features are not exactly
+        /// the guest's: the host has more (or lacks only features the guest
+        /// takes as `optional`).
         case superset
-        /// The guest cannot run there.
+        /// The guest cannot run there: the vendors differ, or the host lacks
+        /// a feature the guest needs or has one it forbids.
         case incompatible
     }
 
@@ -14,18 +17,27 @@ public struct CPUComparison: Hashable, Sendable, Codable {
     public var host: CPUSummary
     /// The guest.
     public var guest: CPUSummary
-    /// For a host-model or host-passthrough guest: the CPU it was compared as.
+    /// What the guest was compared as, where it is not a guest CPU of its own:
+    /// `the host-model CPU of kvm02.xml` (or `host-passthrough`, `maximum`)
+    /// for a guest that takes its CPU from the host it started on
+    /// (``CPU/takesItsCPUFromTheHost``), `the host-model CPU of …` for a
+    /// domcapabilities file, `the host CPU of …` for a host CPU; nil for a
+    /// custom guest CPU.
     public var comparedAs: String?
     /// The answer.
     public var verdict: Verdict
-    /// Features the guest needs that the host lacks, in map order.
+    /// Features the guest needs that the host lacks, in map order (libvirt's
+    /// `missing features:` list).
     public var missingFeatures: [String]
-    /// Features the guest forbids that the host has, in map order.
+    /// Features the guest forbids that the host has, in map order (libvirt's
+    /// `extra features:` list).
     public var extraFeatures: [String]
-    /// libvirt's sentence for an incompatible guest.
+    /// libvirt's sentence for an incompatible guest (`guest CPU doesn't match
+    /// specification: missing features: …`, or the vendor mismatch); nil
+    /// when the guest can run.
     public var message: String?
 
-    /// Whether the guest can run on the host.
+    /// Whether the guest can run on the host: the verdict is identical or superset.
     public var isRunnable: Bool { verdict != .incompatible }
 }
 
@@ -33,16 +45,19 @@ extension CPUArchitecture {
     /// Compares a guest CPU with a host CPU.
     ///
     /// A custom guest needs its model's features plus its `require` and
-    /// `force` features, less `disable`d and `forbid`den ones; `forbid`
-    /// features must be absent from the host. A `host-model` or
-    /// `host-passthrough` guest takes its CPU from the host it starts on:
-    /// pass that host as `startedOn` (its features are what the guest has);
-    /// without it the guest is compared as the host's own CPU.
+    /// `force` features, less `disable`d and `forbid`den ones (an `optional`
+    /// feature its model lacks is not needed); `forbid` features must be
+    /// absent from the host. A `host-model`, `host-passthrough` or `maximum`
+    /// guest takes its CPU from the host it starts on: pass that host as
+    /// `startedOn` (its features, less the guest's `disable`d ones, are what
+    /// the guest has); without it the guest is compared as if started on
+    /// `host`. Where both name a `<vendor>`, they must be the same.
     ///
     /// - Parameters:
     ///   - guest: The guest CPU (a domain's `<cpu>`, a baseline, a host-model CPU).
     ///   - host: The host CPU (capabilities or domcapabilities).
-    ///   - startedOn: For a host-model or host-passthrough guest, the host it was started on.
+    ///   - startedOn: For a guest that takes its CPU from the host, the host it was started on.
+    /// - Returns: The verdict, what is missing or extra, and libvirt's sentence.
     public func compare(guest: CPU, host: CPU, startedOn: CPU? = nil) -> CPUComparison {
         var needed = guest.required
         var forbidden = guest.forbidden
@@ -84,7 +99,9 @@ extension CPUArchitecture {
 }
 
 extension CPUComparison {
-    /// The comparison as text: the verdict, what was compared, libvirt's sentence.
+    /// The comparison as `cpucompat compare` prints it: the verdict with the
+    /// guest's and the host's file, then what the guest was compared as and
+    /// libvirt's sentence where there are such; it ends in a line break.
     public var text: String {
         var lines = ["\(verdict.rawValue): guest \(guest.path) on host \(host.path)"]
         if let comparedAs { lines.append("guest compared as \(comparedAs)") }
@@ -95,7 +112,7 @@ extension CPUComparison {
 
 extension CPU {
     /// Whether this is a guest CPU whose features come from the host it
-    /// starts on (`host-model`, `host-passthrough`, `maximum` without a
+    /// starts on (mode `host-model`, `host-passthrough` or `maximum`, and no
     /// model): whether it can move to another host depends on that host.
     public var takesItsCPUFromTheHost: Bool {
         let mode = definition.mode

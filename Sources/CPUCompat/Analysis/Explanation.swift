@@ -1,8 +1,15 @@
 /// What the CPU map says about a feature or a model, for `cpucompat explain`.
 public enum Explanation: Hashable, Sendable, Codable {
+    /// A feature, asked for by its name or an alias.
     case feature(FeatureExplanation)
+    /// A model.
     case model(ModelExplanation)
 
+    /// Encodes the feature's or the model's fields alone, with no wrapper
+    /// around them: their `kind` field tells which it is.
+    ///
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: What the encoder throws.
     public func encode(to encoder: any Encoder) throws {
         switch self {
         case let .feature(feature): try feature.encode(to: encoder)
@@ -10,6 +17,11 @@ public enum Explanation: Hashable, Sendable, Codable {
         }
     }
 
+    /// Decodes what ``encode(to:)`` wrote: a model if its `kind` is `model`,
+    /// else a feature.
+    ///
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: `DecodingError` when the fields are neither a model's nor a feature's.
     public init(from decoder: any Decoder) throws {
         if let model = try? ModelExplanation(from: decoder), model.kind == "model" {
             self = .model(model)
@@ -21,13 +33,18 @@ public enum Explanation: Hashable, Sendable, Codable {
 
 /// A feature: where its bit is, its other names, and which models have it.
 public struct FeatureExplanation: Hashable, Sendable, Codable {
+    /// `feature`: tells a feature from a model in JSON.
     public var kind = "feature"
+    /// The canonical name, also when the feature was asked for by an alias.
     public var name: String
+    /// Its other names, in map order.
     public var aliases: [String]
+    /// False when the map marks it `migratable='no'`: a guest with it cannot be live-migrated.
     public var migratable: Bool
-    /// `CPUID leaf 0x7 subleaf 0x0 EBX bit 5`, or `MSR 0x10a EAX bit 0`, one per bit.
+    /// `CPUID leaf 0x7 subleaf 0x0 EBX bit 5`, or `MSR 0x10a EAX bit 0`, one
+    /// per bit in map order; empty where the map gives no register encoding (arm).
     public var location: [String]
-    /// The first model in map order that has it.
+    /// The first model in map order that has it; nil when no model has it.
     public var oldestModel: String?
     /// Every model that has it, in map order.
     public var models: [String]
@@ -35,31 +52,42 @@ public struct FeatureExplanation: Hashable, Sendable, Codable {
 
 /// A model: vendor, parent, signatures, features, and what it adds over its predecessor.
 public struct ModelExplanation: Hashable, Sendable, Codable {
+    /// `model`: tells a model from a feature in JSON.
     public var kind = "model"
+    /// The model name.
     public var name: String
+    /// Its vendor; nil for a vendor-neutral model (`qemu64`).
     public var vendor: String?
+    /// The model it is defined from, if any.
     public var parent: String?
-    /// For a version that only renames another model, that model.
+    /// For a version that only renames another model (the same features as
+    /// its parent, `Haswell-v4`), the model at the end of that chain.
     public var canonical: String?
-    /// `family 6 model 60`, `family 6 model 85 stepping 5-7`.
+    /// `family 6 model 60`, `family 6 model 85 stepping 5-7`, in map order.
     public var signatures: [String]
+    /// Its features, parents' included and retired ones not, in map order.
     public var features: [String]
+    /// The x86-64 level its features reach, if any.
     public var level: MicroarchitectureLevel?
-    /// The model before it in the map with the same vendor.
+    /// The last model before it in the map with the same vendor (or, for a
+    /// vendor-neutral model, likewise none) that libvirt may name for a
+    /// guest; nil if there is none.
     public var previousModel: String?
-    /// Features it has that the previous model lacks.
+    /// Features it has that the previous model lacks, in map order.
     public var addedFeatures: [String]
-    /// Features the previous model has that it lacks.
+    /// Features the previous model has that it lacks, in map order.
     public var removedFeatures: [String]
 }
 
 extension CPUArchitecture {
-    /// Explains `name`, a feature (or alias) or a model.
+    /// Explains `name`: the model of that name if there is one, else the
+    /// feature of that name or alias.
     ///
-    /// - Parameter name: A model or feature name (or alias).
+    /// - Parameter name: A model or feature name (or alias), case-sensitive.
     /// - Returns: What the map says of it.
-    /// - Throws: `CPUCompatError.unknownName` when the map knows neither,
-    ///   with the nearest names it does know.
+    /// - Throws: ``CPUCompatError/unknownName(name:nearest:hint:)`` when the
+    ///   architecture knows neither, with up to three of the nearest model,
+    ///   feature and alias names it does know.
     public func explain(_ name: String) throws(CPUCompatError) -> Explanation {
         if let model = model(named: name) {
             let previous = models[..<model.index].last { $0.vendor == model.vendor && $0.decodesGuest }
@@ -111,8 +139,9 @@ extension CPUMap {
     ///
     /// - Parameter name: A model or feature name (or alias).
     /// - Returns: What the map says of it.
-    /// - Throws: `CPUCompatError.unknownName` (with nearest names and the hint),
-    ///   or `.invalidMap` for a map without an x86 part.
+    /// - Throws: ``CPUCompatError/unknownName(name:nearest:hint:)`` (with the
+    ///   nearest names and the hint), or ``CPUCompatError/invalidMap(path:line:message:)``
+    ///   for a map without an x86 part.
     public func explain(_ name: String) throws(CPUCompatError) -> Explanation {
         guard let x86 else { throw .invalidMap(path: origin.description, line: nil, message: "the CPU map has no x86 part") }
         do {

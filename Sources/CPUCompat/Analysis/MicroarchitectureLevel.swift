@@ -10,9 +10,16 @@
 /// guest CPU definition that is `xsave` (libvirt lists `osxsave` only for
 /// hosts), so `xsave` stands for it here.
 public enum MicroarchitectureLevel: Int, Comparable, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
-    case v1 = 1, v2, v3, v4
+    /// `x86-64-v1`, which every x86-64 CPU meets.
+    case v1 = 1
+    /// `x86-64-v2`; RHEL 9 guests need it.
+    case v2 = 2
+    /// `x86-64-v3`; RHEL 10 guests need it.
+    case v3 = 3
+    /// `x86-64-v4`: AVX-512's foundation and its BW, CD, DQ and VL parts.
+    case v4 = 4
 
-    /// The features this level adds to the one below it.
+    /// The features this level adds to the one below it, in libvirt's names.
     public var addedFeatures: [String] {
         switch self {
         case .v1: ["cmov", "cx8", "fpu", "fxsr", "mmx", "syscall", "sse", "sse2", "lm"]
@@ -25,13 +32,28 @@ public enum MicroarchitectureLevel: Int, Comparable, Hashable, Sendable, Codable
     /// `x86-64-v2`.
     public var description: String { "x86-64-v\(rawValue)" }
 
+    /// Whether `lhs` is a lower level than `rhs`.
+    ///
+    /// - Parameters:
+    ///   - lhs: A level.
+    ///   - rhs: Another level.
+    /// - Returns: True if `lhs` is below `rhs`.
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
+    /// Encodes the level as its ``description``, `x86-64-v2`.
+    ///
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: What the encoder throws.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
     }
 
+    /// Decodes a level written as ``encode(to:)`` writes it.
+    ///
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: `DecodingError.dataCorrupted` for a string other than
+    ///   `x86-64-v1` … `x86-64-v4`, or what the decoder throws.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard text.hasPrefix("x86-64-v"), let number = Int(text.dropFirst(8)), let level = Self(rawValue: number) else {
@@ -42,8 +64,13 @@ public enum MicroarchitectureLevel: Int, Comparable, Hashable, Sendable, Codable
 }
 
 extension CPUArchitecture {
-    /// The highest x86-64 level whose features are all in `features`, or nil
-    /// when not even x86-64-v1's are.
+    /// The highest x86-64 level whose features, and those of every level
+    /// below it, are all in `features`.
+    ///
+    /// - Parameter features: A CPU's features, in this architecture.
+    /// - Returns: The level, or nil when not even x86-64-v1's features are
+    ///   all there. A level whose features this map does not all define is
+    ///   never reached.
     public func level(of features: FeatureSet) -> MicroarchitectureLevel? {
         var reached: MicroarchitectureLevel?
         for (level, required) in levelFeatureSets {

@@ -6,32 +6,37 @@
 ///
 /// The matrix keeps each group's features as a set and names features only
 /// when asked, so its size grows with groups × features, never with the
-/// groups² pairs: a pair is computed when it is read (`pair(from:to:)`,
-/// `forEachPair(_:)`), and `summary` condenses all of them.
+/// groups² pairs: a pair is computed when it is read (``pair(from:to:)``,
+/// ``forEachPair(_:)``), and ``summary`` condenses all of them.
 public struct MigrationMatrix: Hashable, Sendable, Codable {
     /// Hosts with identical CPU features.
     public struct Group: Hashable, Sendable, Codable {
         /// `G1`, `G2`, … in order of first appearance.
         public var name: String
-        /// The hosts, in input order.
+        /// The hosts' files, in input order.
         public var hosts: [String]
         /// The model the first host's file names.
         public var model: String?
+        /// The vendor of the group's CPUs: the first host's `<vendor>`, else its model's.
         public var vendor: String?
+        /// The x86-64 level of the group's features.
         public var level: MicroarchitectureLevel?
         /// How many features the group's CPUs have.
         public var featureCount: Int
-        /// What the group's guests would lose under the cluster baseline, in map order.
+        /// What the group's guests would lose under the cluster baseline, in
+        /// map order; empty when there is no baseline.
         public var lostUnderBaseline: [String]
     }
 
-    /// The relation between two different groups.
+    /// Whether host-model guests of one group can move to another.
     public struct Pair: Hashable, Sendable, Codable {
+        /// The name of the group the guest starts on.
         public var from: String
+        /// The name of the group it would move to.
         public var to: String
         /// Whether a host-model guest started on `from` can move to `to`.
         public var canMigrate: Bool
-        /// The features `to` lacks, in map order (empty when `canMigrate`).
+        /// The features `from`'s CPUs have and `to`'s lack, in map order (empty when ``canMigrate``).
         public var missing: [String]
     }
 
@@ -40,13 +45,20 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
     public struct Summary: Hashable, Sendable, Codable {
         /// A group and how many other groups it reaches (or is reached from).
         public struct Reach: Hashable, Sendable, Codable {
+            /// The group's name.
             public var group: String
+            /// How many other groups can take its guests (in
+            /// ``Summary/fewestDestinations``), or whose guests it can take
+            /// (in ``Summary/fewestOrigins``).
             public var groups: Int
         }
 
         /// A feature and in how many ordered pairs of groups the destination lacks it.
         public struct Blocker: Hashable, Sendable, Codable {
+            /// The feature's name.
             public var feature: String
+            /// The ordered pairs whose origin has the feature and whose
+            /// destination lacks it: (groups with it) × (groups without it).
             public var pairs: Int
         }
 
@@ -54,11 +66,15 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
         public var pairs: Int
         /// Those across which a host-model guest cannot move.
         public var blockedPairs: Int
-        /// The groups whose guests can go to the fewest other groups, fewest first (at most ten).
+        /// The groups whose guests can go to the fewest other groups, fewest
+        /// first, ties in group order: at most ten, and only groups that
+        /// cannot reach every other group.
         public var fewestDestinations: [Reach]
-        /// The groups that can take guests from the fewest other groups, fewest first (at most ten).
+        /// The groups that can take guests from the fewest other groups,
+        /// fewest first, ties in group order: at most ten, and only groups
+        /// that cannot take every other group's guests.
         public var fewestOrigins: [Reach]
-        /// The features missing in the most pairs, most first (at most ten).
+        /// The features missing in the most pairs, most first, ties by name (at most ten).
         public var blockingFeatures: [Blocker]
     }
 
@@ -68,7 +84,8 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
     public var summary: Summary
     /// The baseline of all hosts, if there is one.
     public var baseline: Baseline?
-    /// Why there is no baseline.
+    /// Why there is no baseline: the description of the error the baseline
+    /// threw; nil when there is one.
     public var baselineError: String?
     /// Whether every host can take every other host's host-model guests
     /// (what `matrix --check` answers with its exit status).
@@ -83,6 +100,11 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
         case groups, summary, baseline, baselineError, everyHostCanTakeEveryOthersGuests
     }
 
+    /// Decodes a matrix's groups, summary and baseline. The groups' features
+    /// are not encoded, so the result cannot compute pairs (``hasFeatures`` is false).
+    ///
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: `DecodingError` when a field is missing or of the wrong type.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         groups = try container.decode([Group].self, forKey: .groups)
@@ -107,7 +129,13 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
     /// which holds the groups and the summary only.
     public var hasFeatures: Bool { groupFeatures.count == groups.count }
 
-    /// The pair from `from` to `to` (group names), or nil for the same group or unknown names.
+    /// The pair from one group to another, computed now.
+    ///
+    /// - Parameters:
+    ///   - from: The name of the group a guest starts on (`G1`).
+    ///   - to: The name of the group it would move to.
+    /// - Returns: The pair; nil for the same group, an unknown name, or a
+    ///   matrix decoded from JSON (see ``hasFeatures``).
     public func pair(from: String, to: String) -> Pair? {
         guard let i = groups.firstIndex(where: { $0.name == from }),
               let j = groups.firstIndex(where: { $0.name == to }) else { return nil }
@@ -122,8 +150,12 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
                     missing: missing.map { featureNames[$0] })
     }
 
-    /// Calls `body` with every ordered pair of different groups, row by row,
-    /// computing each when it is needed.
+    /// Calls `body` with every ordered pair of different groups, row by row
+    /// (all pairs from `G1`, then from `G2`, …), computing each when it is
+    /// needed; none for a matrix decoded from JSON.
+    ///
+    /// - Parameter body: Called once a pair.
+    /// - Throws: What `body` throws; the pairs after it are not visited.
     public func forEachPair(_ body: (Pair) throws -> Void) rethrows {
         for i in groups.indices {
             for j in groups.indices where i != j {
@@ -133,7 +165,8 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
     }
 
     /// Every ordered pair of different groups, row by row: n × (n − 1) of
-    /// them, so for a large fleet prefer `forEachPair(_:)` or `summary`.
+    /// them, so for a large fleet prefer ``forEachPair(_:)`` or ``summary``;
+    /// empty for a matrix decoded from JSON.
     public var pairs: [Pair] {
         var pairs: [Pair] = []
         pairs.reserveCapacity(hasFeatures ? groups.count * max(0, groups.count - 1) : 0)
@@ -188,7 +221,12 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
 }
 
 extension CPUArchitecture {
-    /// The migration matrix of `hosts`; see `MigrationMatrix`.
+    /// The migration matrix of `hosts`; see ``MigrationMatrix``.
+    ///
+    /// - Parameter hosts: Host CPUs of this architecture; groups are named in
+    ///   the order of their first host (`G1` is the first host's group).
+    /// - Returns: The groups, the summary of all pairs, and the hosts'
+    ///   baseline or why there is none.
     public func migrationMatrix(of hosts: [CPU]) -> MigrationMatrix {
         struct Key: Hashable { var features: FeatureSet; var vendor: String? }
         var groupIndex: [Key: Int] = [:]

@@ -3,9 +3,12 @@ public enum NearestNames {
     /// Up to `limit` of `candidates` within a small edit distance of `name`
     /// (case-insensitive), nearest first, ties in candidate order.
     ///
+    /// The distance is Levenshtein's over UTF-8 bytes; a candidate is close
+    /// within two edits, or a third of `name`'s length in bytes if that is more.
+    ///
     /// - Parameters:
     ///   - name: The misspelt name.
-    ///   - candidates: The names that exist.
+    ///   - candidates: The names that exist; repeats count once.
     ///   - limit: The most names to return.
     /// - Returns: The nearest names; empty when none is close.
     public static func nearest(to name: String, in candidates: some Sequence<String>, limit: Int = 3) -> [String] {

@@ -21,7 +21,11 @@ public struct BuiltInCPUMap: Hashable, Sendable, CustomStringConvertible {
     /// The newest release's map: what `built-in` means.
     public static var newest: BuiltInCPUMap { all[all.count - 1] }
 
-    /// The built-in map of `release` (`12.9`, or its full version `12.9.0`).
+    /// The built-in map of a release.
+    ///
+    /// - Parameter release: The release as users name it (`12.9`), or its
+    ///   full libvirt version (`12.9.0`).
+    /// - Returns: The map, or nil if cpucompat carries none of that release.
     public static func named(_ release: String) -> BuiltInCPUMap? {
         all.first { $0.release == release || $0.libvirtVersion == release }
     }
@@ -29,17 +33,21 @@ public struct BuiltInCPUMap: Hashable, Sendable, CustomStringConvertible {
     /// `built-in:12.9`: the name that selects this map where a path is expected.
     public var description: String { CPUMap.builtInName + ":" + release }
 
-    /// The full libvirt version the map was taken from (`12.9.0`).
+    /// The full libvirt version the map was taken from (`12.9.0`); the
+    /// release where the snapshot does not record it.
     public var libvirtVersion: String { headerValue("libvirt") ?? release }
-    /// Where the map was taken from: the Debian package and its version.
+    /// Where the map was taken from: the Debian package and its version
+    /// (empty where the snapshot does not record it).
     public var provenance: String { headerValue("provenance") ?? "" }
     /// The fingerprint of the folder the map was made from (see `CPUMap.fingerprint(ofFolder:)`).
     var fingerprint: String? { headerValue("fingerprint") }
 
-    /// Decodes the map.
+    /// Decodes the map; each call decodes the snapshot anew.
     ///
-    /// - Throws: `CPUCompatError.invalidMap` if the snapshot cannot be read,
-    ///   which the tests rule out for every built-in map.
+    /// - Returns: The map, with origin ``CPUMap/Origin/builtIn(release:)``
+    ///   and the snapshot's libvirt version and provenance.
+    /// - Throws: ``CPUCompatError/invalidMap(path:line:message:)`` if the
+    ///   snapshot cannot be read, which the tests rule out for every built-in map.
     public func load() throws(CPUCompatError) -> CPUMap {
         try CPUMap(snapshot: snapshot, origin: .builtIn(release: release))
     }
@@ -70,8 +78,11 @@ public struct BuiltInCPUMap: Hashable, Sendable, CustomStringConvertible {
 extension CPUMap {
     /// The built-in map of `release`, or of the newest release.
     ///
-    /// - Parameter release: `9.0`, `11.3` or `12.9`; nil for the newest.
-    /// - Throws: `CPUCompatError.unreadable` for a release cpucompat has no map of.
+    /// - Parameter release: `9.0`, `11.3` or `12.9` (or the full version,
+    ///   `9.0.0`); nil for the newest.
+    /// - Returns: The decoded map (see ``BuiltInCPUMap/load()``).
+    /// - Throws: ``CPUCompatError/unreadable(path:reason:)`` for a release
+    ///   cpucompat has no map of, naming the ones it has.
     public static func builtIn(release: String? = nil) throws(CPUCompatError) -> CPUMap {
         guard let release else { return try BuiltInCPUMap.newest.load() }
         guard let builtIn = BuiltInCPUMap.named(release) else {

@@ -4,9 +4,11 @@
 public struct CPUMap: Hashable, Sendable {
     /// Where the map came from.
     public enum Origin: Hashable, Sendable, CustomStringConvertible {
-        /// A `cpu_map` folder with an `index.xml`.
+        /// A `cpu_map` folder with an `index.xml`, by its path (also when the
+        /// folder is identical to a built-in map, which was used instead of its XML).
         case directory(String)
-        /// A single legacy `cpu_map.xml` file.
+        /// A single file, by its path: a legacy `cpu_map.xml`, or a snapshot
+        /// written by `cpucompat map --snapshot`.
         case legacyFile(String)
         /// A map compiled into cpucompat, of the libvirt release given (`12.9`).
         case builtIn(release: String)
@@ -22,9 +24,12 @@ public struct CPUMap: Hashable, Sendable {
 
     /// Where the map came from.
     public var origin: Origin
-    /// The libvirt release the map belongs to, where known.
+    /// The libvirt version the map belongs to (`9.0.0`), where known: that of
+    /// a built-in map, of a folder identical to one, or of a snapshot that
+    /// records it; nil for a map parsed from XML.
     public var libvirtVersion: String?
-    /// A sentence on the map's provenance, where known (the built-in snapshot has one).
+    /// A sentence on where the map was taken from, where known (each built-in
+    /// map names its Debian package).
     public var provenance: String?
     /// The architectures, in map order.
     public var architectures: [CPUArchitecture]
@@ -41,15 +46,24 @@ public struct CPUMap: Hashable, Sendable {
         self.folderFingerprint = folderFingerprint
     }
 
-    /// The architecture the map calls `name` (`x86`, `ppc64`, `arm`).
+    /// The architecture the map calls `name`.
+    ///
+    /// - Parameter name: The map's name for it: `x86`, `ppc64` or `arm`.
+    /// - Returns: The architecture, or nil if the map has no part of that name.
     public func architecture(named name: String) -> CPUArchitecture? {
         architectures.first { $0.name == name }
     }
 
-    /// The x86 part of the map, which every analysis in cpucompat is about.
+    /// The x86 part of the map, which every analysis in cpucompat is about;
+    /// nil if the map has none.
     public var x86: CPUArchitecture? { architecture(named: "x86") }
 
-    /// The map's architecture for a CPU's `<arch>` (`x86_64`, `i686`, `aarch64`, `ppc64le`).
+    /// The map's name for the architecture of a CPU's `<arch>`.
+    ///
+    /// - Parameter arch: A CPU's `<arch>`, as libvirt writes it.
+    /// - Returns: `x86` for `x86_64`, `i686`, `i586`, `i486` and `i386`;
+    ///   `ppc64` for `ppc64` and `ppc64le`; `arm` for `aarch64`, `armv7l`,
+    ///   `armv6l` and `arm`; nil for any other.
     public static func architectureName(forCPUArch arch: String) -> String? {
         switch arch {
         case "x86_64", "i686", "i386", "i486", "i586": "x86"

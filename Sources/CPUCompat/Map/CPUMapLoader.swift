@@ -7,9 +7,12 @@
 /// and line.
 extension CPUMap {
     /// Loads the map in folder `path` (which holds `index.xml`), the legacy
-    /// map file `path`, or a snapshot file written by `cpucompat map --snapshot`.
+    /// map file `path`, or a snapshot file written by `cpucompat map --snapshot`,
+    /// using a built-in map or the user's cache for a folder where they hold
+    /// it compiled (see ``init(contentsOf:usingSnapshots:)``).
     ///
-    /// - Throws: `CPUCompatError` naming the file and the problem.
+    /// - Parameter path: A `cpu_map` folder, a legacy `cpu_map.xml`, or a snapshot file.
+    /// - Throws: ``CPUCompatError`` naming the file (and line) and the problem.
     public init(contentsOf path: String) throws(CPUCompatError) {
         try self.init(contentsOf: path, usingSnapshots: true)
     }
@@ -17,14 +20,18 @@ extension CPUMap {
     /// Loads a map. With `usingSnapshots`, a folder is parsed only when it
     /// must be: one whose files are byte for byte those a built-in map was
     /// made from is that built-in map, already compiled (libvirt 12.9's 205
-    /// files cost some 20 ms to parse on every run), and any other folder is
+    /// files cost some 15 ms to parse on every run), and any other folder is
     /// parsed once and then read from the user's cache (`CPUMapCache`).
+    /// A file is always read as it is.
     ///
     /// - Parameters:
     ///   - path: A `cpu_map` folder, a legacy `cpu_map.xml`, or a snapshot file.
     ///   - usingSnapshots: False to parse a folder's XML whatever the built-in
     ///     maps and the cache hold (the exporter does, to make a built-in map).
-    /// - Throws: `CPUCompatError` naming the file and the problem.
+    /// - Throws: ``CPUCompatError`` naming the file (and line) and the problem:
+    ///   a folder without `index.xml`, malformed XML, or a map that breaks
+    ///   libvirt's rules (a duplicate definition, an unknown feature, vendor
+    ///   or parent model, an include outside the folder).
     public init(contentsOf path: String, usingSnapshots: Bool) throws(CPUCompatError) {
         try self.init(contentsOf: path, usingSnapshots: usingSnapshots, cache: .user)
     }

@@ -1,11 +1,13 @@
 /// Where cpucompat looks for a CPU map, in order.
 extension CPUMap {
-    /// The environment variable that names a CPU map folder or file.
+    /// The environment variable that names a CPU map folder or file (or
+    /// `built-in`, `built-in:RELEASE`) when no path is given.
     public static let environmentVariable = "CPUCOMPAT_CPU_MAP"
     /// The name that selects the newest built-in map where a path is
     /// expected; `built-in:9.0` selects the map of one release.
     public static let builtInName = "built-in"
-    /// Where libvirt installs its CPU map.
+    /// Where libvirt installs its CPU map; used when it holds an `index.xml`
+    /// and neither a path nor the environment variable names a map.
     public static let systemPath = "/usr/share/libvirt/cpu_map"
 
     /// The CPU map cpucompat uses: `explicitPath` (the `--cpu-map` option) if
@@ -22,7 +24,9 @@ extension CPUMap {
     ///   - usingSnapshots: False to parse a folder's XML even when a built-in
     ///     map or the user's cache holds it compiled.
     /// - Returns: The map.
-    /// - Throws: `CPUCompatError` naming the map path and the problem.
+    /// - Throws: ``CPUCompatError`` naming the map path and the problem: a
+    ///   path that does not exist, an unknown built-in release, or any error
+    ///   of ``init(contentsOf:usingSnapshots:)``.
     public static func resolve(explicitPath: String? = nil, usingSnapshots: Bool = true) throws(CPUCompatError) -> CPUMap {
         if let path = explicitPath ?? FileSystem.environment(environmentVariable) {
             if path == builtInName { return try builtIn() }

@@ -2,29 +2,32 @@
 ///
 /// One definition a line, `key=value` fields separated by spaces, model
 /// features stored already resolved (parents applied) as hexadecimal
-/// bitmaps over the feature order, so loading is a single quick pass:
+/// bitmaps over the feature order, and retired features as the list of
+/// their indices in disabling order, so loading is a single quick pass:
 ///
-///     cpucompat-cpu-map 1
-///     libvirt 9.0.0
+///     cpucompat-cpu-map 2
+///     libvirt 12.9.0
 ///     provenance …free text…
-///     fingerprint 1f0c…        (of the folder it was made from; see `fingerprint(ofFolder:)`)
+///     fingerprint 71b0…        (of the folder it was made from; see `fingerprint(ofFolder:)`)
 ///     arch x86
 ///     vendor Intel string=GenuineIntel
-///     feature sse4.1 alias=sse4-1/qemu cpuid=1/-/ecx/80000
+///     feature sse4.1 alias=sse4-1/qemu alias=sse4_1/qemu cpuid=1/-/ecx/80000
 ///     feature invtsc nomigrate cpuid=80000007/-/edx/100
 ///     feature rdctl-no msr=10a/0/1
-///     model Haswell vendor=Intel decode=host,guest sig=6/60 sig=6/63 features=…
+///     model Skylake-Client vendor=Intel decode=host,guest sig=6/94 sig=6/78 … features=… retired=75
 extension CPUMap {
     static let snapshotHeader = "cpucompat-cpu-map 2"
     /// Version 1 (cpucompat before libvirt 11.3 support) stored retired
     /// features as a set, `removed=<hexWords>`; it is still read.
     static let snapshotHeaderVersion1 = "cpucompat-cpu-map 1"
 
-    /// The map in snapshot form, the input `init(snapshot:)` reads back.
+    /// The map in snapshot form, the input ``init(snapshot:origin:)`` reads back.
     ///
     /// - Parameters:
-    ///   - libvirtVersion: The libvirt release the map comes from, recorded in the snapshot.
-    ///   - provenance: A sentence saying where the map was taken from.
+    ///   - libvirtVersion: The libvirt version the map comes from, recorded in
+    ///     the snapshot; nil to record none.
+    ///   - provenance: A sentence saying where the map was taken from; nil to record none.
+    /// - Returns: The snapshot text, in the current format (version 2), ending in a line break.
     public func snapshot(libvirtVersion: String?, provenance: String?) -> String {
         var lines = [Self.snapshotHeader]
         if let libvirtVersion { lines.append("libvirt \(libvirtVersion)") }
@@ -74,12 +77,14 @@ extension CPUMap {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Reads a map written by `snapshot(libvirtVersion:provenance:)`.
+    /// Reads a map written by ``snapshot(libvirtVersion:provenance:)``, in
+    /// the current format or version 1's.
     ///
     /// - Parameters:
     ///   - text: The snapshot.
-    ///   - origin: What to report as the map's origin.
-    /// - Throws: `CPUCompatError.invalidMap` naming the line that cannot be read.
+    ///   - origin: What to report as the map's origin (and to name in errors).
+    /// - Throws: ``CPUCompatError/invalidMap(path:line:message:)`` naming the
+    ///   line that cannot be read, or saying that the snapshot defines no architecture.
     public init(snapshot text: String, origin: Origin) throws(CPUCompatError) {
         // The built-in map is read on every run: this works on bytes, making
         // a String only for each name it keeps.

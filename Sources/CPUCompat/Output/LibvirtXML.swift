@@ -1,6 +1,13 @@
 /// Renders results as libvirt writes them, byte for byte.
 extension Baseline {
-    /// The baseline as a `<cpu>` element, exactly as `virsh cpu-baseline` prints it.
+    /// The baseline as a `<cpu>` element, byte for byte as `virsh
+    /// cpu-baseline` prints it, ending in a line break (virsh prints an empty
+    /// line after it).
+    ///
+    /// The features are the ``require`` ones, then the ``disable`` ones, each
+    /// in its list's order; for a baseline computed with
+    /// ``Options/expandFeatures``, one list sorted by name, as `virsh
+    /// cpu-baseline --features` prints it.
     public var libvirtXML: String {
         let entries = sortedEntries ?? require.map { ($0, true) } + disable.map { ($0, false) }
         let cpu = CPUElement(attributes: [("mode", "custom"), ("match", "exact")], model: model, fallback: fallback,

@@ -1,6 +1,9 @@
 /// Plain-text renderings of the reports, for people at a terminal.
 extension CPUDiff {
-    /// The diff as text: the two missing lists as libvirt would name them, then the baseline.
+    /// The diff as `cpucompat diff` prints it: the two CPUs, the two missing
+    /// lists comma-separated as libvirt writes them (`none` when empty), then
+    /// the baseline with its `require` and `disable` lists and warnings, or
+    /// why there is none; it ends in a line break.
     public var text: String {
         var lines = [
             "source:      \(source.path) (\(source.describedModel))",
@@ -40,12 +43,15 @@ extension CPUSummary {
 }
 
 extension ModelUsabilityReport {
-    /// Up to this many hosts the text lists every host that cannot run a
-    /// model; beyond, the three largest groups of them and a count of the rest.
+    /// Up to this many hosts ``text`` lists every host that cannot run a
+    /// model; beyond, for each model, the three largest groups of such hosts
+    /// (naming three hosts of each) and a count of the other groups.
     public static let detailedHostLimit = 16
 
-    /// The report as text: one line per model, newest first, with the hosts
-    /// that cannot run it grouped by what they lack.
+    /// The report as `cpucompat models` prints it: one line per model, newest
+    /// first, with how many hosts run it and the hosts that cannot, grouped by
+    /// what they lack; then the models usable on every host, the best, and
+    /// the best on at least ``Partial/minHosts`` hosts; it ends in a line break.
     public var text: String {
         var lines = ["\(hosts.count) host\(hosts.count == 1 ? "" : "s"); models newest first, with the hosts that cannot run them:"]
         let width = models.map { $0.displayName.count }.max() ?? 0
@@ -94,7 +100,7 @@ extension ModelUsabilityReport.Model {
 }
 
 extension MigrationMatrix {
-    /// Up to this many groups the text shows the whole table and every
+    /// Up to this many groups ``text`` shows the whole table and every
     /// blocked pair (16 columns still fit a terminal); beyond, a summary.
     public static let detailedGroupLimit = 16
 
@@ -102,14 +108,19 @@ extension MigrationMatrix {
     /// missing-feature counts (`ok` where a guest can move, `=` on the
     /// diagonal) and the missing lists; for many, a summary (the largest
     /// groups, how many pairs are blocked, the most confined groups, the
-    /// features that block the most pairs). Last, the cluster baseline.
+    /// features that block the most pairs). Last, the cluster baseline. It
+    /// ends in a line break.
     public var text: String {
         var lines = groups.count <= Self.detailedGroupLimit ? detailedLines : summaryLines
         lines += baselineLines
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The lines for one pair that cannot migrate (nothing for one that can).
+    /// The lines for one pair that cannot migrate, as ``text`` and `matrix --pairs` print them.
+    ///
+    /// - Parameter pair: A pair of this matrix.
+    /// - Returns: `G1 → G2: a,b,c`, indented by two and wrapped at commas
+    ///   within 100 columns; no lines for a pair that can migrate.
     public func lines(for pair: Pair) -> [String] {
         pair.canMigrate ? [] : wrapped("\(pair.from) → \(pair.to)", pair.missing, indent: 2)
     }
@@ -197,7 +208,10 @@ func grouped(_ number: Int) -> String {
 }
 
 extension Explanation {
-    /// The explanation as text.
+    /// The explanation as `cpucompat explain` prints it: for a feature its
+    /// CPUID or MSR bits, aliases, migratability and models; for a model its
+    /// vendor, parent, canonical name, signatures, level, features and what it
+    /// adds over (and lacks from) the previous model; it ends in a line break.
     public var text: String {
         switch self {
         case let .feature(feature):
