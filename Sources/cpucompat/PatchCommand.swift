@@ -94,41 +94,18 @@ struct PatchCommand: ParsableCommand {
             throw ValidationError("give each host the guest must run on with --host FILE (a file or a folder), or a --baseline file")
         }
         try reportingErrors {
-            let cpuMap = try map.load()
-            let plan: GuestCPUPlan
-            let architecture: CPUArchitecture
-            if let baseline {
-                let cpu = try cpuMap.readSingleCPU(contentsOf: baseline)
-                architecture = try cpuMap.x86Architecture(for: [cpu])
-                plan = try architecture.guestPlan(fromBaseline: cpu)
-            } else {
-                let cpus = try cpuMap.readHosts(hosts)
-                architecture = try cpuMap.x86Architecture(for: cpus)
-                plan = try architecture.guestPlan(for: cpus, strategy: strategy)
-            }
-            var notes: [String] = []
-            let patch = { (bytes: [UInt8]) throws(CPUCompatError) -> [UInt8] in
-                let result = try DomainPatcher.patch(bytes, path: domain, plan: plan, architecture: architecture)
-                notes = result.notes
-                return result.patched
-            }
-            let old: [UInt8], new: [UInt8]
-            if inPlace {
-                let update = try SafeFileUpdate.update(domain, followSymlinks: followSymlinks, backupSuffix: backup, transform: patch)
-                (old, new) = (update.old, update.new)
-                notes += update.notes
-            } else {
-                old = try CPUDefinitionReader.readBytes(contentsOf: domain)
-                new = try patch(old)
-                if let output, output != "-", !diff {
-                    try SafeFileUpdate.write(new, to: output, followSymlinks: followSymlinks)
-                }
-            }
-            if !quiet { for note in notes { warn("note: \(note)") } }
+            let destination: DomainPatchJob.Destination =
+                if inPlace { .inPlace(backupSuffix: backup) }
+                else if let output, output != "-", !diff { .file(output) }
+                else { .result }
+            let job = DomainPatchJob(domain: domain, target: baseline.map { .baseline($0) } ?? .hosts(hosts, strategy: strategy),
+                                     destination: destination, followSymlinks: followSymlinks)
+            let outcome = try job.run(with: map.load())
+            if !quiet { for note in outcome.notes { warn("note: \(note)") } }
             if diff {
-                try emit(UnifiedDiff.render(from: old, to: new, oldName: domain, newName: domain))
-            } else if !inPlace, output == nil || output == "-" {
-                try emit(new)
+                try emit(UnifiedDiff.render(from: outcome.original, to: outcome.patched, oldName: domain, newName: domain))
+            } else if destination == .result {
+                try emit(outcome.patched)
             }
         }
     }
