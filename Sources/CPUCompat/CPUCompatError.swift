@@ -76,7 +76,7 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
     ///
     /// - Parameter text: A message that may hold text from input files.
     /// - Returns: The message, safe to print as one line.
-    public static func oneLine(_ text: String) -> String {
+    package static func oneLine(_ text: String) -> String {
         var result = ""
         var wordLength = 0
         for scalar in text.unicodeScalars {

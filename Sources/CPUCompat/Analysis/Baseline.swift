@@ -89,6 +89,12 @@ public struct Baseline: Hashable, Sendable, Codable {
         /// Where vendors differ, choose among vendor-neutral models instead of failing.
         public var allowCrossVendor: Bool
 
+        /// Options; the defaults are `virsh cpu-baseline` without flags.
+        ///
+        /// - Parameters:
+        ///   - expandFeatures: List every feature (`--features`).
+        ///   - migratableOnly: Leave out `migratable='no'` features (`--migratable`).
+        ///   - allowCrossVendor: Choose a vendor-neutral model where vendors differ.
         public init(expandFeatures: Bool = false, migratableOnly: Bool = false, allowCrossVendor: Bool = false) {
             self.expandFeatures = expandFeatures
             self.migratableOnly = migratableOnly
@@ -215,10 +221,16 @@ struct BaselineInputs {
 }
 
 extension CPUArchitecture {
-    /// The baseline of `cpus`; see `Baseline` for the rules.
+    /// The baseline of `cpus`; see ``Baseline`` for the rules.
     ///
+    /// - Parameters:
+    ///   - cpus: The CPUs, in the order `virsh cpu-baseline` would read them
+    ///     (the first CPU's vendor counts first).
+    ///   - options: virsh's flags and cpucompat's own.
+    /// - Returns: The model, vendor and features libvirt would print.
     /// - Throws: `CPUCompatError.incompatible` when the CPUs have different
-    ///   vendors or no feature in common, or no CPU is given.
+    ///   vendors or no feature in common, or no CPU is given;
+    ///   `.invalidCPU` for a CPU without a model.
     public func baseline(of cpus: [CPU], options: Baseline.Options = .init()) throws(CPUCompatError) -> Baseline {
         try baselineAndCommonFeatures(of: cpus, options: options).baseline
     }

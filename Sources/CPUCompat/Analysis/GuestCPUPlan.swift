@@ -24,19 +24,31 @@ public enum GuestCPUMode: String, Hashable, Sendable, Codable, CaseIterable {
 
 /// How closely a custom guest CPU must match its model: libvirt's `<cpu match=…>`.
 public enum CPUMatch: String, Hashable, Sendable, Codable, CaseIterable {
-    case minimum, exact, strict
+    /// The guest gets at least the model's features; more where the host has them.
+    case minimum
+    /// The guest gets exactly the model and listed features.
+    case exact
+    /// The host must match the model exactly.
+    case strict
 }
 
 /// How strictly libvirt checks the guest CPU once it runs: libvirt's `<cpu check=…>`.
 public enum CPUCheck: String, Hashable, Sendable, Codable, CaseIterable {
-    case none, partial, full
+    /// No check.
+    case none
+    /// libvirt checks the CPU before starting the guest.
+    case partial
+    /// libvirt also checks the CPU QEMU created.
+    case full
 }
 
 /// The `<cpu>` a guest should have: mode, model, vendor and features.
 public struct GuestCPUPlan: Hashable, Sendable, Codable {
     /// One `<feature>` to write.
     public struct Feature: Hashable, Sendable, Codable {
+        /// `require` or `disable`.
         public var policy: FeaturePolicy
+        /// The feature's canonical name.
         public var name: String
     }
 
@@ -78,6 +90,10 @@ extension CPUArchitecture {
     /// - `disable`: `host-model` with `disable` for every feature some but
     ///   not all hosts have (the union minus the intersection), in map order.
     ///
+    /// - Parameters:
+    ///   - hosts: The host CPUs the guest must run on.
+    ///   - strategy: A named model, or host-model with a disable list.
+    /// - Returns: The `<cpu>` to write, with notes on what was left out.
     /// - Throws: `CPUCompatError.incompatible` when the hosts have no baseline.
     public func guestPlan(for hosts: [CPU], strategy: PatchStrategy) throws(CPUCompatError) -> GuestCPUPlan {
         switch strategy {
@@ -105,6 +121,8 @@ extension CPUArchitecture {
     /// The guest `<cpu>` for a baseline given as a `<cpu>` (the output of
     /// `cpucompat baseline` or `virsh cpu-baseline`).
     ///
+    /// - Parameter cpu: The baseline, resolved against the map.
+    /// - Returns: A custom-mode `<cpu>` with the baseline's model and features.
     /// - Throws: `CPUCompatError.invalidCPU` when the CPU names no model.
     public func guestPlan(fromBaseline cpu: CPU) throws(CPUCompatError) -> GuestCPUPlan {
         guard let model = cpu.model else {

@@ -26,9 +26,11 @@ public struct ModelUsabilityReport: Hashable, Sendable, Codable {
 
     /// A domcapabilities file's word on a model, and whether we agree.
     public struct Declaration: Hashable, Sendable, Codable {
+        /// The domcapabilities file.
         public var host: String
-        /// `yes`, `no` or `unknown`.
+        /// `yes`, `no` or `unknown`, as the file says; nil where it says nothing.
         public var usable: String?
+        /// Whether the file marks the model deprecated.
         public var deprecated: Bool
         /// Set when the file's `usable` differs from what the features say.
         public var disagreement: String?
@@ -37,7 +39,9 @@ public struct ModelUsabilityReport: Hashable, Sendable, Codable {
     /// The best model that at least `minHosts` hosts can run: the one with the
     /// most features (more hosts on a tie); where it runs on every host, `best`.
     public struct Partial: Hashable, Sendable, Codable {
+        /// The fewest hosts the model must run on.
         public var minHosts: Int
+        /// The model, or nil when no model runs on that many hosts.
         public var model: String?
         /// The hosts that cannot run it.
         public var hostsLeftOut: [String]
@@ -62,7 +66,11 @@ extension CPUArchitecture {
     /// model with `includeAll`, newest first:
     /// which hosts can run it (its features ⊆ the host's) and what the others lack.
     ///
-    /// - Parameter minHosts: Also find the best model at least this many hosts can run.
+    /// - Parameters:
+    ///   - hosts: The host CPUs, in the order the report lists them.
+    ///   - includeAll: List every model of the map, not only those some host runs or declares.
+    ///   - minHosts: Also find the best model at least this many hosts can run.
+    /// - Returns: One row per model, the models every host runs, and the best of them.
     public func modelUsability(of hosts: [CPU], includeAll: Bool = false, minHosts: Int? = nil) -> ModelUsabilityReport {
         let vendors = Set(hosts.compactMap { $0.vendor?.name ?? $0.model?.vendor })
 
@@ -133,6 +141,10 @@ extension CPUArchitecture {
 
     /// For a model that only renames its parent (`Haswell-v4`), the name of
     /// the model it stands for, following the chain.
+    ///
+    /// - Parameter model: A model of this architecture.
+    /// - Returns: The farthest model up the parent chain that has the same
+    ///   features, or nil when the parent's features differ (or there is none).
     public func canonicalName(of model: CPUModel) -> String? {
         var current = model
         var seen: Set<String> = [model.name]

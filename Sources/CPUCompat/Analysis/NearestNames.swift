@@ -1,5 +1,5 @@
 /// Names close to a misspelt one, for "did you mean" in messages.
-public enum NearestNames {
+package enum NearestNames {
     /// Up to `limit` of `candidates` within a small edit distance of `name`
     /// (case-insensitive), nearest first, ties in candidate order.
     ///
@@ -11,7 +11,7 @@ public enum NearestNames {
     ///   - candidates: The names that exist; repeats count once.
     ///   - limit: The most names to return.
     /// - Returns: The nearest names; empty when none is close.
-    public static func nearest(to name: String, in candidates: some Sequence<String>, limit: Int = 3) -> [String] {
+    package static func nearest(to name: String, in candidates: some Sequence<String>, limit: Int = 3) -> [String] {
         let target = Array(name.lowercased().utf8)
         let allowed = max(2, target.count / 3)
         var scored: [(distance: Int, order: Int, name: String)] = []

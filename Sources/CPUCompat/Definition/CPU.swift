@@ -26,7 +26,9 @@ public struct CPU: Hashable, Sendable {
     /// The CPU's features: `model ∪ added − removed`.
     public let features: FeatureSet
 
-    /// What a guest with this CPU needs of its host: `features − optional`.
+    /// What a guest with this CPU needs of its host: its features, less the
+    /// `optional` ones that its model does not already include (an optional
+    /// feature the model has is needed like any other feature of the model).
     public var required: FeatureSet { features.subtracting(optional.subtracting(model?.features ?? FeatureSet())) }
 
     /// The file and line the CPU was read from, for messages.
@@ -36,6 +38,8 @@ public struct CPU: Hashable, Sendable {
 extension CPUMap {
     /// Resolves the names in `definition` against this map.
     ///
+    /// - Parameter definition: What was read.
+    /// - Returns: The CPU, its model, vendor and features as map entries.
     /// - Throws: `CPUCompatError.unknownModel`, `.unknownFeature` or
     ///   `.unknownVendor` naming the definition's file and line, or
     ///   `.invalidCPU` for an architecture the map does not have.
@@ -97,6 +101,8 @@ extension CPUMap {
 
     /// Reads and resolves every CPU in the file at `path` (`-` for standard input).
     ///
+    /// - Parameter path: The file, or `-` for standard input.
+    /// - Returns: The CPUs in file order.
     /// - Throws: `CPUCompatError` naming the file and the problem.
     public func readCPUs(contentsOf path: String) throws(CPUCompatError) -> [CPU] {
         var cpus: [CPU] = []
@@ -110,6 +116,8 @@ extension CPUMap {
 extension CPUMap {
     /// Reads and resolves the one CPU in the file at `path`.
     ///
+    /// - Parameter path: The file, or `-` for standard input.
+    /// - Returns: The CPU.
     /// - Throws: `CPUCompatError.invalidCPU` when the file holds more than one CPU,
     ///   or any error of `readCPUs(contentsOf:)`.
     public func readSingleCPU(contentsOf path: String) throws(CPUCompatError) -> CPU {

@@ -15,6 +15,18 @@ public struct CPUDefinition: Hashable, Sendable {
 
     /// A `<feature>` of the definition.
     public struct Feature: Hashable, Sendable {
+        /// A `<feature>` from its parts.
+        ///
+        /// - Parameters:
+        ///   - name: The feature name (an alias is fine).
+        ///   - policy: The policy, or nil for a host CPU's feature.
+        ///   - line: The line it was read from, for messages.
+        public init(name: String, policy: FeaturePolicy? = nil, line: Int = 1) {
+            self.name = name
+            self.policy = policy
+            self.line = line
+        }
+
         /// The name as written (possibly an alias).
         public var name: String
         /// The policy, or nil where the element has none (host CPUs).
@@ -57,6 +69,34 @@ public struct CPUDefinition: Hashable, Sendable {
         public var deprecated: Bool
         /// The model this one is an alias or version of, if the file says.
         public var canonical: String?
+    }
+
+    /// A definition from its parts, as a `<cpu>` with these children would read.
+    ///
+    /// - Parameters:
+    ///   - path: The name messages give its origin.
+    ///   - line: The line messages give it.
+    ///   - source: The kind of document it stands for; `.cpu` is a bare `<cpu>`.
+    ///   - arch: Its `<arch>` (`x86_64`); nil is taken as x86.
+    ///   - mode: A guest CPU's `mode`; nil for a host CPU.
+    ///   - match: A guest CPU's `match`; nil for a host CPU.
+    ///   - model: The model name.
+    ///   - fallback: The model's `fallback`, if any.
+    ///   - vendor: The vendor name, if any.
+    ///   - features: Its `<feature>` elements, in order.
+    public init(path: String = "(built in code)", line: Int = 1, source: Source = .cpu, arch: String? = "x86_64",
+                mode: String? = nil, match: String? = nil, model: String?, fallback: String? = nil, vendor: String? = nil,
+                features: [Feature] = []) {
+        self.path = path
+        self.line = line
+        self.source = source
+        self.arch = arch
+        self.mode = mode
+        self.match = match
+        self.model = model
+        self.fallback = fallback
+        self.vendor = vendor
+        self.features = features
     }
 
     /// Whether this is a host CPU description (capabilities, or a bare `<cpu>`

@@ -49,7 +49,10 @@ extension CPUMap {
     /// files are read in name order. A file may hold several hosts
     /// (concatenated capabilities); a guest definition is refused.
     ///
-    /// - Parameter progress: Called after each file with (files done, files in all).
+    /// - Parameters:
+    ///   - paths: Files and folders.
+    ///   - progress: Called after each file with (files done, files in all).
+    /// - Returns: The host CPUs in the order of `paths` and, within a folder, of names.
     /// - Throws: `CPUCompatError` naming the first file that cannot be read.
     public func readHosts(_ paths: [String], progress: ((Int, Int) -> Void)? = nil) throws(CPUCompatError) -> [CPU] {
         try readHosts(paths, recursive: false, keepGoing: false, progress: progress).hosts

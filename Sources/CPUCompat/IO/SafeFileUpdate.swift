@@ -5,7 +5,7 @@ internal import CExtendedAttributes
 
 /// Rewrites files so that a reader, a crash or a concurrent writer only ever
 /// sees the old content or the complete new content.
-public enum SafeFileUpdate {
+package enum SafeFileUpdate {
     /// Replaces the content of `path` with `transform(old content)`.
     ///
     /// The file is locked (`flock`) while it is read, transformed and
@@ -30,7 +30,7 @@ public enum SafeFileUpdate {
     ///   kept (an extended attribute the file system refused).
     /// - Throws: `CPUCompatError` naming the file, or what `transform` throws.
     @discardableResult
-    public static func update(_ path: String, followSymlinks: Bool = false, backupSuffix: String? = nil,
+    package static func update(_ path: String, followSymlinks: Bool = false, backupSuffix: String? = nil,
                               transform: ([UInt8]) throws(CPUCompatError) -> [UInt8]) throws(CPUCompatError)
         -> (old: [UInt8], new: [UInt8], notes: [String]) {
         try update(path, followSymlinks: followSymlinks, backupSuffix: backupSuffix, syscalls: .live, transform: transform)
@@ -93,7 +93,7 @@ public enum SafeFileUpdate {
     ///   - path: Where to write it.
     ///   - followSymlinks: Write to a link's target instead of refusing the link.
     /// - Throws: `CPUCompatError.unwritable` naming the path and the reason.
-    public static func write(_ bytes: [UInt8], to path: String, followSymlinks: Bool = false) throws(CPUCompatError) {
+    package static func write(_ bytes: [UInt8], to path: String, followSymlinks: Bool = false) throws(CPUCompatError) {
         try write(bytes, to: path, followSymlinks: followSymlinks, syscalls: .live)
     }
 

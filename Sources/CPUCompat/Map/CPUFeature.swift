@@ -1,6 +1,22 @@
 /// A CPU feature as the CPU map defines it: its canonical name, its position
 /// in the map, the CPUID or MSR bits it stands for, and its other names.
 public struct CPUFeature: Hashable, Sendable {
+    /// A feature from its parts.
+    ///
+    /// - Parameters:
+    ///   - name: The canonical name (`sse4.1`).
+    ///   - index: Its position in its architecture's ``CPUArchitecture/features``.
+    ///   - aliases: Other names for it.
+    ///   - isMigratable: False for a `migratable='no'` feature.
+    ///   - bits: The CPUID or MSR bits it stands for.
+    public init(name: String, index: Int, aliases: [Alias] = [], isMigratable: Bool = true, bits: [Bit] = []) {
+        self.name = name
+        self.index = index
+        self.aliases = aliases
+        self.isMigratable = isMigratable
+        self.bits = bits
+    }
+
     /// The canonical name (`sse4.1`), the one libvirt writes.
     public let name: String
     /// The feature's position in its architecture's ``CPUArchitecture/features``,
@@ -19,6 +35,16 @@ public struct CPUFeature: Hashable, Sendable {
 
     /// Another name of a feature, with the naming scheme it comes from.
     public struct Alias: Hashable, Sendable {
+        /// An alias from its parts.
+        ///
+        /// - Parameters:
+        ///   - name: The alternative name (`sse4_1`).
+        ///   - source: The naming scheme it comes from (`qemu`), if any.
+        public init(name: String, source: String? = nil) {
+            self.name = name
+            self.source = source
+        }
+
         /// The alternative name (`sse4_1`).
         public let name: String
         /// The naming scheme the map says the name comes from (`qemu`), or nil
@@ -52,6 +78,18 @@ public struct CPUFeature: Hashable, Sendable {
 
 /// A CPU vendor as the CPU map defines it.
 public struct CPUVendor: Hashable, Sendable {
+    /// A vendor from its parts.
+    ///
+    /// - Parameters:
+    ///   - name: The name CPU definitions use (`Intel`).
+    ///   - string: The CPUID vendor string (`GenuineIntel`), if any.
+    ///   - value: The arm implementer value (`0x41`), if any.
+    public init(name: String, string: String? = nil, value: String? = nil) {
+        self.name = name
+        self.string = string
+        self.value = value
+    }
+
     /// The name used in CPU definitions and in models' `<vendor>` (`Intel`).
     public let name: String
     /// The CPUID vendor string on x86 (`GenuineIntel`); nil where the map gives none.
@@ -62,6 +100,18 @@ public struct CPUVendor: Hashable, Sendable {
 
 /// A family/model signature that identifies the CPUs a model describes.
 public struct CPUSignature: Hashable, Sendable {
+    /// A signature from its parts.
+    ///
+    /// - Parameters:
+    ///   - family: The CPUID family.
+    ///   - model: The CPUID model number.
+    ///   - steppings: The steppings covered, or nil for all.
+    public init(family: Int, model: Int, steppings: ClosedRange<Int>? = nil) {
+        self.family = family
+        self.model = model
+        self.steppings = steppings
+    }
+
     /// The CPUID family (`6`).
     public let family: Int
     /// The CPUID model number (`60`).

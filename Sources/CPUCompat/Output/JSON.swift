@@ -2,7 +2,7 @@
 /// indentation, no trailing white space. cpucompat's reports become JSON
 /// through `JSONValue(encoding:)`, so the JSON always says what the Swift
 /// values say.
-public enum JSONValue: Hashable, Sendable {
+package enum JSONValue: Hashable, Sendable {
     case null
     case bool(Bool)
     case int(Int)
@@ -11,14 +11,14 @@ public enum JSONValue: Hashable, Sendable {
     case object([String: JSONValue])
 
     /// The value encoded from any `Encodable`.
-    public init<T: Encodable>(encoding value: T) throws {
+    package init<T: Encodable>(encoding value: T) throws {
         let encoder = JSONValueEncoder()
         try value.encode(to: encoder)
         self = encoder.storage.value
     }
 
     /// The JSON text, pretty-printed with sorted keys, ending in a newline.
-    public var rendered: String {
+    package var rendered: String {
         var output = ""
         render(into: &output, indent: "")
         return output + "\n"

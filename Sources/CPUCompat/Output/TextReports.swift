@@ -46,7 +46,7 @@ extension ModelUsabilityReport {
     /// Up to this many hosts ``text`` lists every host that cannot run a
     /// model; beyond, for each model, the three largest groups of such hosts
     /// (naming three hosts of each) and a count of the other groups.
-    public static let detailedHostLimit = 16
+    package static let detailedHostLimit = 16
 
     /// The report as `cpucompat models` prints it: one line per model, newest
     /// first, with how many hosts run it and the hosts that cannot, grouped by
@@ -102,7 +102,7 @@ extension ModelUsabilityReport.Model {
 extension MigrationMatrix {
     /// Up to this many groups ``text`` shows the whole table and every
     /// blocked pair (16 columns still fit a terminal); beyond, a summary.
-    public static let detailedGroupLimit = 16
+    package static let detailedGroupLimit = 16
 
     /// The matrix as text: for a few groups, the groups, a table of
     /// missing-feature counts (`ok` where a guest can move, `=` on the
@@ -121,7 +121,7 @@ extension MigrationMatrix {
     /// - Parameter pair: A pair of this matrix.
     /// - Returns: `G1 → G2: a,b,c`, indented by two and wrapped at commas
     ///   within 100 columns; no lines for a pair that can migrate.
-    public func lines(for pair: Pair) -> [String] {
+    package func lines(for pair: Pair) -> [String] {
         pair.canMigrate ? [] : wrapped("\(pair.from) → \(pair.to)", pair.missing, indent: 2)
     }
 

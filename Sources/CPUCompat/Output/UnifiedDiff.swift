@@ -1,12 +1,12 @@
 /// A unified diff of a change confined to one stretch of lines, which is
 /// what a `<cpu>` rewrite is: one hunk with three lines of context.
-public enum UnifiedDiff {
+package enum UnifiedDiff {
     /// The diff from `old` to `new`, or an empty string when they are equal.
     ///
     /// - Parameters:
     ///   - oldName: The name on the `---` line.
     ///   - newName: The name on the `+++` line.
-    public static func render(from old: [UInt8], to new: [UInt8], oldName: String, newName: String) -> String {
+    package static func render(from old: [UInt8], to new: [UInt8], oldName: String, newName: String) -> String {
         guard old != new else { return "" }
         let a = lines(old), b = lines(new)
         var prefix = 0
