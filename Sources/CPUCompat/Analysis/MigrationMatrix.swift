@@ -188,11 +188,11 @@ public struct MigrationMatrix: Hashable, Sendable, Codable {
         var blocked = 0
         words.withUnsafeBufferPointer { buffer in
             for i in 0..<count {
-                let from = buffer.baseAddress! + i * stride
+                let from = i * stride
                 for j in 0..<count where i != j {
-                    let to = buffer.baseAddress! + j * stride
+                    let to = j * stride
                     var fits = true
-                    for word in 0..<stride where from[word] & ~to[word] != 0 {
+                    for word in 0..<stride where buffer[from + word] & ~buffer[to + word] != 0 {
                         fits = false
                         break
                     }

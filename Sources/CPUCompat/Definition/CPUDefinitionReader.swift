@@ -51,19 +51,40 @@ public enum CPUDefinitionReader {
     }
 }
 
+/// Hands the stream's events to a `CPUDocumentReader`: one access to the
+/// class's state per event, where the reader's many fields would each cost
+/// an exclusivity check as properties of a class.
+final class CPUCollector: XMLStreamHandler {
+    private var reader: CPUDocumentReader
+
+    init(path: String, lineOffset: Int = 0, wrapped: Bool = false) {
+        reader = CPUDocumentReader(path: path, lineOffset: lineOffset, wrapped: wrapped)
+    }
+
+    /// The definitions read.
+    ///
+    /// - Throws: The first problem met in a `<cpu>`, or `.noCPU` when there was none.
+    func finish() throws(CPUCompatError) -> [CPUDefinition] { try reader.finish() }
+
+    func startElement(_ element: XMLStreamElement) { reader.startElement(element) }
+    func endElement(_ end: XMLStreamPosition) { reader.endElement() }
+    func characters(_ text: UnsafeBufferPointer<UInt8>) { reader.characters(text) }
+}
+
 /// Collects CPU definitions from the stream of a document, keeping only the
-/// elements that describe CPUs: no tree is built.
+/// elements that describe CPUs: no tree is built, and element names are
+/// compared as bytes, never made into strings.
 ///
 /// The root element picks the document's recogniser, which says what an
 /// element outside a `<cpu>` means; the `<cpu>`'s own children (model,
 /// vendor, arch, features) read the same in every kind of document.
-final class CPUCollector: XMLStreamHandler {
+struct CPUDocumentReader {
     let path: String
     private var definitions: [CPUDefinition] = []
     private var failure: CPUCompatError?
 
     /// The names of the open elements, outermost first.
-    private var stack: [String] = []
+    private var stack: [ElementName] = []
     private var recogniser: any DocumentRecogniser = CPUListRecogniser()
     /// The CPU being read and the depth of its element.
     private var current: CPUDefinition?
@@ -89,23 +110,20 @@ final class CPUCollector: XMLStreamHandler {
     /// Where the documents' elements start in `stack`.
     private var base: Int { wrapped ? 1 : 0 }
 
-    init(path: String, lineOffset: Int = 0, wrapped: Bool = false) {
+    init(path: String, lineOffset: Int, wrapped: Bool) {
         self.path = path
         self.lineOffset = lineOffset
         self.wrapped = wrapped
     }
 
-    /// The definitions read.
-    ///
-    /// - Throws: The first problem met in a `<cpu>`, or `.noCPU` when there was none.
     func finish() throws(CPUCompatError) -> [CPUDefinition] {
         if let failure { throw failure }
         guard !definitions.isEmpty else { throw .noCPU(path: path) }
         return definitions
     }
 
-    func startElement(_ element: XMLStreamElement) {
-        let name = element.name
+    mutating func startElement(_ element: XMLStreamElement) {
+        let name = ElementName(element)
         defer { stack.append(name) }
         // The depth within the document: 1 for its root.
         let depth = stack.count + 1 - base
@@ -119,7 +137,7 @@ final class CPUCollector: XMLStreamHandler {
             documentHostModel = nil
             recogniser = Self.recogniser(forRoot: name)
         }
-        let parent = depth >= 2 ? stack[stack.count - 1] : ""
+        let parent = depth >= 2 ? stack[stack.count - 1] : .other
         switch recogniser.recognise(element, name: name, depth: depth, parent: parent) {
         case .nothing:
             break
@@ -136,16 +154,16 @@ final class CPUCollector: XMLStreamHandler {
         }
     }
 
-    private static func recogniser(forRoot name: String) -> any DocumentRecogniser {
+    private static func recogniser(forRoot name: ElementName) -> any DocumentRecogniser {
         switch name {
-        case "capabilities": CapabilitiesRecogniser()
-        case "domainCapabilities": DomainCapabilitiesRecogniser()
-        case "domain": DomainRecogniser()
+        case .capabilities: CapabilitiesRecogniser()
+        case .domainCapabilities: DomainCapabilitiesRecogniser()
+        case .domain: DomainRecogniser()
         default: CPUListRecogniser()
         }
     }
 
-    func endElement(_ end: XMLStreamPosition) {
+    mutating func endElement() {
         let depth = stack.count
         stack.removeLast()
         if let target = textTarget, let bytes = text {
@@ -178,7 +196,7 @@ final class CPUCollector: XMLStreamHandler {
         }
     }
 
-    func characters(_ bytes: UnsafeBufferPointer<UInt8>) {
+    mutating func characters(_ bytes: UnsafeBufferPointer<UInt8>) {
         if text != nil {
             text?.append(contentsOf: bytes)
         } else if wrapped, stack.count == 1, failure == nil,
@@ -188,28 +206,28 @@ final class CPUCollector: XMLStreamHandler {
         }
     }
 
-    private func begin(_ element: XMLStreamElement, source: CPUDefinition.Source) {
+    private mutating func begin(_ element: XMLStreamElement, source: CPUDefinition.Source) {
         current = CPUDefinition(path: path, line: element.line + lineOffset, source: source, arch: nil,
                                 mode: element.attribute("mode"), match: element.attribute("match"),
                                 model: nil, fallback: nil, vendor: nil, features: [])
         currentDepth = stack.count + 1 - base
     }
 
-    private func startText(_ target: TextTarget) {
+    private mutating func startText(_ target: TextTarget) {
         text = []
         textTarget = target
     }
 
-    private func readCPUChild(_ element: XMLStreamElement, name: String) {
+    private mutating func readCPUChild(_ element: XMLStreamElement, name: ElementName) {
         switch name {
-        case "model":
+        case .model:
             current?.fallback = element.attribute("fallback")
             startText(.model)
-        case "vendor":
+        case .vendor:
             startText(.vendor)
-        case "arch":
+        case .arch:
             startText(.arch)
-        case "feature":
+        case .feature:
             guard let feature = element.attribute("name"), !feature.isEmpty else {
                 failure = .invalidCPU(path: path, line: element.line + lineOffset, message: "a <feature> has no name")
                 return

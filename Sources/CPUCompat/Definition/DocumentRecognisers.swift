@@ -12,12 +12,29 @@ enum Recognition {
     case declaredModel(CPUDefinition.DeclaredModel)
 }
 
+/// The local names of the elements the readers look at, told apart by
+/// comparing bytes; every other name is `.other`.
+enum ElementName: UInt8 {
+    case cpu, host, domain, os, type, mode, model, arch, vendor, feature, capabilities, domainCapabilities, other
+
+    init(_ element: XMLStreamElement) {
+        self = element.localName(in: Self.named) ?? .other
+    }
+
+    /// The names, for matching.
+    private static let named: [(StaticString, ElementName)] = [
+        ("feature", .feature), ("cpu", .cpu), ("model", .model), ("vendor", .vendor), ("arch", .arch), ("host", .host),
+        ("domain", .domain), ("os", .os), ("type", .type), ("mode", .mode), ("capabilities", .capabilities),
+        ("domainCapabilities", .domainCapabilities),
+    ]
+}
+
 /// Knows where one kind of document keeps its CPU.
 ///
 /// `depth` is 1 for the document's root, and `parent` the name of the
-/// element's parent ("" for the root).
+/// element's parent (`.other` for the root).
 protocol DocumentRecogniser {
-    mutating func recognise(_ element: XMLStreamElement, name: String, depth: Int, parent: String) -> Recognition
+    mutating func recognise(_ element: XMLStreamElement, name: ElementName, depth: Int, parent: ElementName) -> Recognition
     /// The element at `depth` ends.
     mutating func end(depth: Int)
 }
@@ -28,18 +45,18 @@ extension DocumentRecogniser {
 
 /// `virsh capabilities`: the `<cpu>` of `<host>`.
 struct CapabilitiesRecogniser: DocumentRecogniser {
-    func recognise(_ element: XMLStreamElement, name: String, depth: Int, parent: String) -> Recognition {
-        depth == 3 && name == "cpu" && parent == "host" ? .cpu(.capabilities) : .nothing
+    func recognise(_ element: XMLStreamElement, name: ElementName, depth: Int, parent: ElementName) -> Recognition {
+        depth == 3 && name == .cpu && parent == .host ? .cpu(.capabilities) : .nothing
     }
 }
 
 /// A domain definition: its `<cpu>` (in no namespace, as libvirt reads it)
 /// and the architecture of its `<os><type>`.
 struct DomainRecogniser: DocumentRecogniser {
-    func recognise(_ element: XMLStreamElement, name: String, depth: Int, parent: String) -> Recognition {
+    func recognise(_ element: XMLStreamElement, name: ElementName, depth: Int, parent: ElementName) -> Recognition {
         switch (depth, name) {
-        case (2, "cpu") where element.isInNoNamespace: .cpu(.domain)
-        case (3, "type") where parent == "os": .architecture(element.attribute("arch"))
+        case (2, .cpu) where element.isInNoNamespace: .cpu(.domain)
+        case (3, .type) where parent == .os: .architecture(element.attribute("arch"))
         default: .nothing
         }
     }
@@ -51,16 +68,16 @@ struct DomainRecogniser: DocumentRecogniser {
 struct DomainCapabilitiesRecogniser: DocumentRecogniser {
     private var inCustomMode = false
 
-    mutating func recognise(_ element: XMLStreamElement, name: String, depth: Int, parent: String) -> Recognition {
+    mutating func recognise(_ element: XMLStreamElement, name: ElementName, depth: Int, parent: ElementName) -> Recognition {
         switch (depth, name) {
-        case (2, "arch"):
+        case (2, .arch):
             return .architectureText
-        case (3, "mode") where parent == "cpu":
+        case (3, .mode) where parent == .cpu:
             let mode = element.attribute("name")
             inCustomMode = mode == "custom"
             guard mode == "host-model", element.attribute("supported") != "no" else { return .nothing }
             return .cpu(.domainCapabilities, mode: "host-model")
-        case (4, "model") where inCustomMode:
+        case (4, .model) where inCustomMode:
             return .declaredModel(.init(name: "", usable: element.attribute("usable"),
                                         deprecated: element.attribute("deprecated") == "yes",
                                         canonical: element.attribute("canonical")))
@@ -77,7 +94,7 @@ struct DomainCapabilitiesRecogniser: DocumentRecogniser {
 /// A bare `<cpu>` (as `virsh cpu-baseline` prints and reads), or any other
 /// root holding `<cpu>` children.
 struct CPUListRecogniser: DocumentRecogniser {
-    func recognise(_ element: XMLStreamElement, name: String, depth: Int, parent: String) -> Recognition {
-        (depth == 1 || depth == 2) && name == "cpu" ? .cpu(.cpu) : .nothing
+    func recognise(_ element: XMLStreamElement, name: ElementName, depth: Int, parent: ElementName) -> Recognition {
+        (depth == 1 || depth == 2) && name == .cpu ? .cpu(.cpu) : .nothing
     }
 }

@@ -61,6 +61,13 @@ struct XMLStreamElement {
     /// The local name.
     var name: String { String(cString: localName) }
 
+    /// The value paired with the element's local name in `names`, compared
+    /// as bytes (no string is made), or nil if the name is not there.
+    func localName<Value>(in names: [(StaticString, Value)]) -> Value? {
+        for (name, value) in names where strcmp(localName, name.utf8Start) == 0 { return value }
+        return nil
+    }
+
     /// Whether the element is in no namespace, as every element libvirt reads is.
     var isInNoNamespace: Bool { uri == nil }
 
