@@ -36,6 +36,9 @@ private func read(_ xml: String, path: String = "test.xml") throws -> [CPUDefini
         }
         #expect(throws: CPUCompatError.self) { try read("<cpu><model>Haswell</model></cpu>\nstray words") }
         #expect(try read("<cpu><model>Haswell</model></cpu>\n  \n<cpu><model>Nehalem</model></cpu>\n").count == 2)
+        // `cat a.xml b.xml` of files that start with a byte order mark (and a declaration) is still two documents.
+        let bom = "\u{FEFF}"
+        #expect(try read(bom + "<?xml version='1.0'?>\n<cpu><model>Haswell</model></cpu>\n" + bom + "<cpu><model>Nehalem</model></cpu>\n").count == 2)
     }
 
     @Test func aDomainCapabilitiesModeIsRecognisedOnlyWhereLibvirtPutsIt() throws {

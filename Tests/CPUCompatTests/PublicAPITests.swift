@@ -77,5 +77,27 @@ import CPUCompat
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: copy))) == inPlace.patched)
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: copy + ".orig"))) == inPlace.original)
         #expect(inPlace.plan.mode == .hostModel)
+
+        // What the CLI's option checks rule out is refused by the job itself.
+        for destination in [DomainPatchJob.Destination.inPlace(backupSuffix: nil)] {
+            #expect(throws: CPUCompatError.self) {
+                try DomainPatchJob(domain: "-", target: .hosts(hosts, strategy: .model), destination: destination).run(with: Self.map)
+            }
+        }
+        #expect(throws: CPUCompatError.self) {
+            try DomainPatchJob(domain: domain, target: .hosts(hosts, strategy: .model), destination: .file("-")).run(with: Self.map)
+        }
+        #expect(!FileManager.default.fileExists(atPath: FileManager.default.currentDirectoryPath + "/-"))
+    }
+
+    @Test(arguments: [[0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xC0, 0xAF], [0xF8, 0x88, 0x80, 0x80, 0x80]] as [[UInt8]])
+    func aDomainWithBytesThatAreNotUTF8IsRefusedBeforeParsing(bad: [UInt8]) throws {
+        // A surrogate, beyond U+10FFFF, an overlong form, a five-byte form: libxml2 refuses each, and cpucompat says why.
+        let bytes = Array("<domain type='kvm'>\n  <name>".utf8) + bad + Array("</name>\n  <cpu mode='host-model'/>\n</domain>\n".utf8)
+        let plan = try Self.map.x86Architecture(for: []).guestPlan(for: [try CPU(model: "Haswell", features: [], in: Self.map)],
+                                                                   strategy: .model)
+        #expect(throws: CPUCompatError.malformedXML(path: "d.xml", line: 2, message: "not valid UTF-8, which is how libvirt reads a domain")) {
+            try DomainPatcher.patch(bytes, path: "d.xml", plan: plan, architecture: Self.map.x86Architecture(for: []))
+        }
     }
 }

@@ -199,11 +199,24 @@ struct CPUDocumentReader {
     mutating func characters(_ bytes: UnsafeBufferPointer<UInt8>) {
         if text != nil {
             text?.append(contentsOf: bytes)
-        } else if wrapped, stack.count == 1, failure == nil,
-                  bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
+        } else if wrapped, stack.count == 1, failure == nil, !Self.isBlank(bytes) {
             // Between documents only white space may stand; libxml2 would call the text content after the root.
             failure = .malformedXML(path: path, line: nil, message: "text between the documents of the file")
         }
+    }
+
+    /// Whether `bytes` are only XML white space and byte order marks (a
+    /// concatenated file's BOM arrives as text between its documents).
+    private static func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            case 0xEF where index + 2 < bytes.count && bytes[index + 1] == 0xBB && bytes[index + 2] == 0xBF: index += 3
+            default: return false
+            }
+        }
+        return true
     }
 
     private mutating func begin(_ element: XMLStreamElement, source: CPUDefinition.Source) {

@@ -64,6 +64,14 @@ public struct DomainPatchJob: Hashable, Sendable {
     /// - Throws: `CPUCompatError` naming the file at fault; the domain file is
     ///   then unchanged, and so is a `.file` destination.
     public func run(with map: CPUMap) throws(CPUCompatError) -> Outcome {
+        switch destination {
+        case .inPlace where domain == "-":
+            throw .unwritable(path: domain, reason: "standard input cannot be patched in place")
+        case .file("-"):
+            throw .unwritable(path: "-", reason: "is standard output: take the result from the outcome (destination .result)")
+        default:
+            break
+        }
         let plan: GuestCPUPlan
         let architecture: CPUArchitecture
         switch target {

@@ -158,6 +158,8 @@ enum XMLStreamParser {
         var input = bytes
         if let wrapper {
             var body = bytes[...]
+            // A byte order mark is the file's, not content inside the wrapper.
+            if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
             if body.starts(with: Array("<?xml".utf8)), let end = XMLInput.declarationEnd(body) { body = body[end...] }
             input = Array("<\(wrapper)>".utf8)
             input.reserveCapacity(body.count + 2 * input.count + 1)
@@ -168,8 +170,10 @@ enum XMLStreamParser {
             let context = try XMLParserContext.forStream(of: buffer, path: path)
             context.deliver(to: handler)
             installHandlers(on: context)
-            context.use(.safe, encoding: encoding)
-            context.parse { parser in _ = xmlParseDocument(parser) }
+            context.parse { parser in
+                context.use(.safe, encoding: encoding)
+                _ = xmlParseDocument(parser)
+            }
             return context.failure
         }
         guard let failure else { return .endOfDocument }
