@@ -45,7 +45,8 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
 
     /// The diagnostic: always one line, control characters from the input
     /// shown escaped, and words from the input shortened past 200 characters,
-    /// so no input can forge or flood further lines (see ``oneLine(_:)``).
+    /// so no input can forge or flood further lines: C0 and C1 controls, DEL,
+    /// U+2028 and U+2029 are shown as escapes.
     public var description: String { Self.oneLine(rawDescription) }
 
     private var rawDescription: String {
