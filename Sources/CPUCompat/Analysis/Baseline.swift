@@ -154,8 +154,7 @@ public struct Baseline: Hashable, Sendable, Codable {
     /// and `disable` together, sorted by name as virsh's `--features` prints them.
     var sortedEntries: [(name: String, required: Bool)]? {
         guard listsEveryFeature else { return nil }
-        return (require.map { ($0, true) } + disable.map { ($0, false) })
-            .sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
+        return (require.map { ($0, true) } + disable.map { ($0, false) }).sorted { precedesInLibvirtOrder($0.0, $1.0) }
     }
 }
 
@@ -262,9 +261,8 @@ extension CPUArchitecture {
         var disable = names(of: chosen.features.subtracting(common))
             + chosen.retiredFeatureOrder.filter { !common.contains($0) }.map { features[$0].name }
         if options.expandFeatures {
-            let byName = { (lhs: String, rhs: String) in Array(lhs.utf8).lexicographicallyPrecedes(Array(rhs.utf8)) }
-            require = names(of: common).sorted(by: byName)
-            disable = names(of: chosen.features.union(chosen.retiredFeatures).subtracting(common)).sorted(by: byName)
+            require = names(of: common).sorted(by: precedesInLibvirtOrder)
+            disable = names(of: chosen.features.union(chosen.retiredFeatures).subtracting(common)).sorted(by: precedesInLibvirtOrder)
         }
         let baseline = Baseline(model: chosen.name, vendor: inputs.everyCPUNamesAVendor ? inputs.vendor : nil,
                                 fallback: chosen.name == inputs.sharedModel ? .forbid : .allow, require: require, disable: disable,
@@ -313,4 +311,9 @@ extension CPUArchitecture {
         }
         return best?.model
     }
+}
+
+/// The order virsh's `--features` lists names in: by their bytes (C's `strcmp`), not by Unicode collation.
+private func precedesInLibvirtOrder(_ lhs: String, _ rhs: String) -> Bool {
+    lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
 }

@@ -1,5 +1,6 @@
-// Initialisers for a caller that builds map entries, architectures, maps,
-// definitions and CPUs in code rather than reading them from files.
+// Initialisers for a caller that builds architectures, maps and CPUs in code
+// rather than reading them from files (the plainer types have theirs in
+// their own declarations), with the checks the readers would make.
 
 
 

@@ -53,11 +53,6 @@ struct XMLStreamElement {
     /// Where the parser stands: at the start tag's closing `>` or `/>`.
     let position: XMLStreamPosition
 
-    /// Whether the element's local name is `name` (and it is in no namespace).
-    func hasName(_ name: StaticString) -> Bool {
-        uri == nil && strcmp(localName, name.utf8Start) == 0
-    }
-
     /// The local name.
     var name: String { String(cString: localName) }
 
