@@ -40,6 +40,26 @@ public enum CPUDefinitionReader {
         }
     }
 
+    /// Reads the `<cpu>` of the one domain (guest) definition in the file at
+    /// `path`; a domain without `<cpu>` is not an error here, as it is where
+    /// a CPU must be read.
+    ///
+    /// - Parameter path: The file, or `-` for standard input.
+    /// - Returns: The domain's CPU, or nil when it has none, and the line of
+    ///   the `<domain>` element.
+    /// - Throws: `CPUCompatError` naming the file: unreadable, malformed,
+    ///   several documents, or not a domain definition.
+    static func readDomain(contentsOf path: String) throws(CPUCompatError) -> (cpu: CPUDefinition?, line: Int) {
+        let collector = CPUCollector(path: path)
+        _ = try XMLStreamParser.parse(FileSystem.read(path), path: path, acceptsContentAfterRoot: false, handler: collector)
+        let (definitions, root) = try collector.finishAllowingNone()
+        guard let root, root.name == .domain else {
+            throw .invalidCPU(path: path, line: root?.line,
+                              message: "is not a domain definition: a guest is a domain XML (virsh dumpxml, /etc/libvirt/qemu/NAME.xml)")
+        }
+        return (definitions.first, root.line)
+    }
+
     /// The bytes of the file at `path` (`-` for standard input), for callers
     /// that rewrite documents rather than read CPUs from them.
     ///
@@ -65,6 +85,13 @@ final class CPUCollector: XMLStreamHandler {
     ///
     /// - Throws: The first problem met in a `<cpu>`, or `.noCPU` when there was none.
     func finish() throws(CPUCompatError) -> [CPUDefinition] { try reader.finish() }
+
+    /// The definitions read, none being no error, and the document's root element.
+    ///
+    /// - Throws: The first problem met in a `<cpu>`.
+    func finishAllowingNone() throws(CPUCompatError) -> ([CPUDefinition], root: (name: ElementName, line: Int)?) {
+        (try reader.finishAllowingNone(), reader.root)
+    }
 
     func startElement(_ element: XMLStreamElement) { reader.startElement(element) }
     func endElement(_ end: XMLStreamPosition) { reader.endElement() }
@@ -98,6 +125,8 @@ struct CPUDocumentReader {
     /// The position in `definitions` of the current document's domcapabilities
     /// host-model, which its custom-mode models describe.
     private var documentHostModel: Int?
+    /// The root element of the first document, and its line.
+    private(set) var root: (name: ElementName, line: Int)?
 
     private enum TextTarget { case model, vendor, arch, documentArch, declaredModel }
 
@@ -117,8 +146,13 @@ struct CPUDocumentReader {
     }
 
     func finish() throws(CPUCompatError) -> [CPUDefinition] {
-        if let failure { throw failure }
+        let definitions = try finishAllowingNone()
         guard !definitions.isEmpty else { throw .noCPU(path: path) }
+        return definitions
+    }
+
+    func finishAllowingNone() throws(CPUCompatError) -> [CPUDefinition] {
+        if let failure { throw failure }
         return definitions
     }
 
@@ -133,6 +167,7 @@ struct CPUDocumentReader {
             return
         }
         if depth == 1 {
+            if root == nil { root = (name, element.line + lineOffset) }
             documentArch = nil
             documentHostModel = nil
             recogniser = Self.recogniser(forRoot: name)

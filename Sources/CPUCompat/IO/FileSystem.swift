@@ -127,6 +127,21 @@ enum FileSystem {
     }
 
     /// `path` joined to `name` with one slash.
+    /// Makes the folder `path` unless it is one already (its parent must exist).
+    ///
+    /// - Throws: `CPUCompatError.unwritable` with the reason.
+    static func makeFolder(_ path: String) throws(CPUCompatError) {
+        guard !isDirectory(path) else { return }
+        if mkdir(path, 0o755) != 0 { throw .unwritable(path: path, reason: "cannot create the folder: " + describe(errno)) }
+    }
+
+    /// The absolute path of `path` with every link resolved, or nil when it does not exist.
+    static func canonicalPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     static func join(_ path: String, _ name: String) -> String {
         path.hasSuffix("/") ? path + name : path + "/" + name
     }

@@ -272,7 +272,7 @@ func wrappedWords(_ text: String) -> [String] {
 
 /// `pieces` joined by `separator` into lines of at most `width` columns (a
 /// piece longer than that stands alone on its line).
-private func wrap(_ pieces: [String], first: String, continuation: String, separator: String, width: Int = 100) -> [String] {
+func wrap(_ pieces: [String], first: String, continuation: String, separator: String, width: Int = 100) -> [String] {
     var lines: [String] = []
     var line = first
     var lineHasPieces = false

@@ -8,6 +8,9 @@ public struct DomainPatchJob: Hashable, Sendable {
         case hosts([String], strategy: PatchStrategy)
         /// The `<cpu>` in this file, a baseline from `cpucompat baseline` or `virsh cpu-baseline`.
         case baseline(String)
+        /// This plan, made with this architecture (`guestPlan(for:strategy:)`):
+        /// for patching many domains for the same hosts, which are read once.
+        case plan(GuestCPUPlan, CPUArchitecture)
     }
 
     /// Where the patched domain goes.
@@ -79,6 +82,9 @@ public struct DomainPatchJob: Hashable, Sendable {
             let cpu = try map.readSingleCPU(contentsOf: path)
             architecture = try map.x86Architecture(for: [cpu])
             plan = try architecture.guestPlan(fromBaseline: cpu)
+        case let .plan(given, givenArchitecture):
+            plan = given
+            architecture = givenArchitecture
         case let .hosts(paths, strategy):
             let cpus = try map.readHosts(paths)
             architecture = try map.x86Architecture(for: cpus)

@@ -1,0 +1,100 @@
+import ArgumentParser
+import CPUCompat
+
+struct GuestsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guests",
+        abstract: "Show on which hosts each guest can start, and where it can migrate.",
+        discussion: """
+        GUEST is a domain XML file, or a folder of them: the inactive definitions \
+        in /etc/libvirt/qemu, or the live XML of running guests (virsh dumpxml). \
+        For every guest: the hosts it can start on, those it cannot with the \
+        features they lack in libvirt's order, and where it can live-migrate.
+
+        A guest with a CPU of its own (mode='custom', or a running guest's \
+        host-model, which libvirt expands into a named model in the live XML) \
+        presents the same CPU on every host, so it can migrate to exactly the hosts \
+        it can start on. A guest whose inactive XML says host-model, \
+        host-passthrough or maximum takes its CPU from the host it starts on: it \
+        starts anywhere, and where it can migrate depends on that host. Name the \
+        host with --running-on (one for all the guests given: run the command once \
+        per host for guests on several); without it, each group of identical hosts \
+        it could start on is shown. A domain without <cpu> runs QEMU's default CPU \
+        model and is checked as qemu64.
+
+        For a guest that cannot go everywhere, the fix is the <cpu> \
+        `cpucompat patch --host …` would write: a named model every host runs \
+        (--strategy model), or host-model with the features not every host has \
+        disabled (--strategy disable). --patch-dir DIR writes a patched copy of \
+        each of those guests into DIR under its own file name; the guests \
+        themselves are never changed.
+
+        Exit status: 0 when every guest can start on every host and migrate \
+        between them, 1 when some cannot, 2 on bad input.
+        """)
+
+    @OptionGroup var map: MapOptions
+
+    @Argument(help: ArgumentHelp("Domain XML files or folders of *.xml files; - for standard input.", valueName: "guest"),
+              completion: .file())
+    var guests: [String]
+
+    @Option(name: .customLong("host"), help: ArgumentHelp(
+        "A host file (capabilities, domcapabilities, <cpu>) or a folder of them; repeat for each.", valueName: "host"),
+            completion: .file())
+    var hosts: [String] = []
+
+    @Flag(help: "Read the subfolders of guest and host folders too.")
+    var recursive = false
+
+    @Option(help: ArgumentHelp("The host the host-model and host-passthrough guests run on.", valueName: "host"),
+            completion: .file(extensions: ["xml"]))
+    var runningOn: String?
+
+    @Option(help: "How the fix is chosen: model (a named CPU model) or disable (host-model with a disable list).")
+    var strategy: PatchStrategy = .model
+
+    @Option(help: ArgumentHelp("Write a patched copy of each guest that cannot go everywhere into this folder.",
+                               valueName: "folder"),
+            completion: .directory)
+    var patchDir: String?
+
+    @Option(help: "Output format: text or json.")
+    var format: TextOrJSON = .text
+
+    func validate() throws {
+        if hosts.isEmpty { throw ValidationError("name the hosts with --host FILE (or a folder), at least one") }
+    }
+
+    func run() throws {
+        let report = try reportingErrors {
+            let cpuMap = try map.load()
+            let hostCPUs = try cpuMap.readHosts(hosts, recursive: recursive, keepGoing: false).hosts
+            let guestCPUs = try cpuMap.readGuestCPUs(guests, recursive: recursive)
+            let source = try runningOn.map { path throws(CPUCompatError) in try cpuMap.readSingleHostCPU(contentsOf: path) }
+            let architecture = try cpuMap.x86Architecture(for: hostCPUs + guestCPUs.map(\.cpu) + (source.map { [$0] } ?? []))
+            let report = try architecture.placements(of: guestCPUs, on: hostCPUs, runningOn: source, strategy: strategy)
+            if let patchDir {
+                let copies = try report.writePatchedCopies(into: patchDir, architecture: architecture, map: cpuMap)
+                // The plan's notes are the same for every copy: each is said once, with the copies it concerns.
+                var copiesOfNote: [(note: String, copies: [String])] = []
+                for copy in copies {
+                    for note in copy.notes {
+                        if let index = copiesOfNote.firstIndex(where: { $0.note == note }) {
+                            copiesOfNote[index].copies.append(copy.copy)
+                        } else {
+                            copiesOfNote.append((note, [copy.copy]))
+                        }
+                    }
+                }
+                for (note, paths) in copiesOfNote {
+                    warn((paths.count == copies.count && copies.count > 1 ? "every copy" : paths.joined(separator: ", ")) + ": " + note)
+                }
+                warn("wrote \(copies.count) patched cop\(copies.count == 1 ? "y" : "ies") into \(patchDir)")
+            }
+            try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
+            return report
+        }
+        if !report.everyGuestCanGoEverywhere { throw ExitCode.negativeAnswer }
+    }
+}
