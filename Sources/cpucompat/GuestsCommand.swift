@@ -19,8 +19,9 @@ struct GuestsCommand: ParsableCommand {
         starts anywhere, and where it can migrate depends on that host. Name the \
         host with --running-on (one for all the guests given: run the command once \
         per host for guests on several); without it, each group of identical hosts \
-        it could start on is shown. A domain without <cpu> runs QEMU's default CPU \
-        model and is checked as qemu64.
+        it could start on is shown. A domain without <cpu> is not compared: libvirt \
+        checks no CPU for it, and QEMU runs it as its default model, qemu64, less \
+        what the host lacks, so no host refuses it.
 
         For a guest that cannot go everywhere, the fix is the <cpu> \
         `cpucompat patch --host …` would write: a named model every host runs \
