@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import CPUCompat
 
@@ -39,6 +40,29 @@ private func read(_ xml: String, path: String = "test.xml") throws -> [CPUDefini
         // `cat a.xml b.xml` of files that start with a byte order mark (and a declaration) is still two documents.
         let bom = "\u{FEFF}"
         #expect(try read(bom + "<?xml version='1.0'?>\n<cpu><model>Haswell</model></cpu>\n" + bom + "<cpu><model>Nehalem</model></cpu>\n").count == 2)
+    }
+
+    @Test func whatFollowsTheHostCPUIsStillParsedThoughNotRead() throws {
+        // After the host <cpu> the reader stops taking events, but libxml2 parses on: a file
+        // broken or cut after it is refused, and one whole is read as before.
+        let fixture = String(decoding: try FileSystem.read(TestPaths.fixture("kvm02.xml")), as: UTF8.self)
+        let end = try #require(fixture.range(of: "</cpu>"))
+        let guestStart = try #require(fixture.range(of: "<guest>"))
+        #expect(guestStart.lowerBound > end.upperBound)
+        #expect(try read(fixture).count == 1)
+        let truncated = String(fixture[..<guestStart.upperBound])
+        #expect(throws: CPUCompatError.self) { try read(truncated) }
+        let mismatched = fixture.replacingFirst("</guest>", with: "</gues>")
+        #expect(mismatched != fixture)
+        #expect(throws: CPUCompatError.self) { try read(mismatched) }
+        let secondRoot = fixture + "<capabilities>"
+        #expect(throws: CPUCompatError.self) { try read(secondRoot) }
+        // A domcapabilities' custom-mode models sit inside its <cpu>, before the stop.
+        let domcaps = try CPUDefinitionReader.read(contentsOf: TestPaths.fixture("kvm02-domcaps.xml"))
+        #expect(domcaps.first?.declaredModels.isEmpty == false)
+        let domcapsText = String(decoding: try FileSystem.read(TestPaths.fixture("kvm02-domcaps.xml")), as: UTF8.self)
+        let devices = try #require(domcapsText.range(of: "<devices>"))
+        #expect(throws: CPUCompatError.self) { try read(String(domcapsText[..<devices.upperBound])) }
     }
 
     @Test func aDomainCapabilitiesModeIsRecognisedOnlyWhereLibvirtPutsIt() throws {
@@ -176,5 +200,12 @@ private func read(_ xml: String, path: String = "test.xml") throws -> [CPUDefini
         #expect(FeatureSet([3]).union(FeatureSet([300])).subtracting(FeatureSet([300])) == FeatureSet([3]),
                 "equality ignores trailing empty words")
         #expect(FeatureSet().isEmpty && FeatureSet([7]).subtracting(FeatureSet([7])).isEmpty)
+    }
+}
+
+private extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let range = range(of: target) else { return self }
+        return replacingCharacters(in: range, with: replacement)
     }
 }

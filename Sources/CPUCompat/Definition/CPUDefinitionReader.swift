@@ -94,7 +94,9 @@ final class CPUCollector: XMLStreamHandler {
     }
 
     func startElement(_ element: XMLStreamElement) { reader.startElement(element) }
-    func endElement(_ end: XMLStreamPosition) { reader.endElement() }
+    func endElement(_ end: XMLStreamPosition) {
+        if reader.endElement() { end.stopEvents() }
+    }
     func characters(_ text: UnsafeBufferPointer<UInt8>) { reader.characters(text) }
 }
 
@@ -198,9 +200,11 @@ struct CPUDocumentReader {
         }
     }
 
-    mutating func endElement() {
+    /// - Returns: Whether the document has nothing more to read: its
+    /// recogniser says so, and the stream is one document.
+    mutating func endElement() -> Bool {
         let depth = stack.count
-        stack.removeLast()
+        let name = stack.removeLast()
         if let target = textTarget, let bytes = text {
             let value = String(decoding: bytes, as: UTF8.self).trimmingXMLWhitespace()
             switch target {
@@ -229,6 +233,7 @@ struct CPUDocumentReader {
                 definitions.append(cpu)  // a host-model mode without a model describes no CPU
             }
         }
+        return !wrapped && failure == nil && recogniser.readsNothingAfter(name, depth: depth - base, parent: stack.last ?? .other)
     }
 
     mutating func characters(_ bytes: UnsafeBufferPointer<UInt8>) {

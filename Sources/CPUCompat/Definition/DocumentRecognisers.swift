@@ -37,16 +37,26 @@ protocol DocumentRecogniser {
     mutating func recognise(_ element: XMLStreamElement, name: ElementName, depth: Int, parent: ElementName) -> Recognition
     /// The element at `depth` ends.
     mutating func end(depth: Int)
+    /// Whether, once the element `name` at `depth` (whose parent is `parent`)
+    /// ends, nothing more of the document is read.
+    func readsNothingAfter(_ name: ElementName, depth: Int, parent: ElementName) -> Bool
 }
 
 extension DocumentRecogniser {
     mutating func end(depth: Int) {}
+    func readsNothingAfter(_ name: ElementName, depth: Int, parent: ElementName) -> Bool { false }
 }
 
 /// `virsh capabilities`: the `<cpu>` of `<host>`.
 struct CapabilitiesRecogniser: DocumentRecogniser {
     func recognise(_ element: XMLStreamElement, name: ElementName, depth: Int, parent: ElementName) -> Recognition {
         depth == 3 && name == .cpu && parent == .host ? .cpu(.capabilities) : .nothing
+    }
+
+    /// The host `<cpu>` is all a capabilities document has for us; the NUMA
+    /// topology, security models and guests after it are most of its bytes.
+    func readsNothingAfter(_ name: ElementName, depth: Int, parent: ElementName) -> Bool {
+        depth == 3 && name == .cpu && parent == .host
     }
 }
 
@@ -88,6 +98,11 @@ struct DomainCapabilitiesRecogniser: DocumentRecogniser {
 
     mutating func end(depth: Int) {
         if depth == 3 { inCustomMode = false }
+    }
+
+    /// After the `<cpu>` come the devices and features, which say nothing of the CPU.
+    func readsNothingAfter(_ name: ElementName, depth: Int, parent: ElementName) -> Bool {
+        depth == 2 && name == .cpu
     }
 }
 

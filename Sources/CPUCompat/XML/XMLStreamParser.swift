@@ -36,6 +36,22 @@ struct XMLStreamPosition {
     /// The offset in the parsed bytes (for input read as UTF-8, the file's
     /// own bytes; with a wrapper, the wrapper's start tag counts).
     var byteOffset: Int { Int(xmlByteConsumed(parser)) }
+
+    /// Delivers no further events of this parse: for a handler that has read
+    /// all it needs. libxml2 still parses the rest, so a malformed or
+    /// truncated file still fails the parse; only the callbacks into Swift,
+    /// most of the work on a document whose interesting part is its start,
+    /// are saved.
+    func stopEvents() {
+        guard let sax = parser.pointee.sax else { return }
+        sax.pointee.startElementNs = nil
+        sax.pointee.endElementNs = nil
+        sax.pointee.characters = nil
+        sax.pointee.cdataBlock = nil
+        sax.pointee.ignorableWhitespace = nil
+        sax.pointee.comment = nil
+        sax.pointee.processingInstruction = nil
+    }
 }
 
 /// An element's start tag as the stream delivers it. Valid only during
