@@ -119,6 +119,23 @@ struct MatrixCommand: ParsableCommand {
         blocked pair, written as it is computed; the JSON always has the groups and \
         the summary, and has "pairs" (every ordered pair) up to 16 groups or with --pairs.
 
+        --format svg draws the matrix as a heat map: a cell per ordered pair of \
+        groups, from row to column, green where host-model guests can migrate, \
+        else coloured by how many features the destination lacks (a legend says \
+        which colour is which), the count in the cell where it fits and the \
+        missing features in each cell's tooltip; rows are labelled with the \
+        group's model, x86-64 level and host count. --format html is one \
+        self-contained page (no scripts, nothing to fetch): that picture, a table \
+        of the groups, the blocked pairs (up to 16 groups or with --pairs, else \
+        the summary) and the baseline. --format dot is a Graphviz digraph with \
+        an edge A -> B when A's guests can migrate to B, leaving out an edge that \
+        two others imply (a group strictly between them), so A's guests can go \
+        to every group reachable from A. A picture draws at most 200 groups, \
+        cells shrinking to 8 pixels: beyond, the 200 groups with the most \
+        hosts, saying how many groups and hosts it leaves out, since more \
+        cells would be too small to see and the SVG tens of megabytes (the \
+        text and JSON have every group).
+
         With --check, the exit status is 1 when some group cannot take another \
         group's host-model guests (0 when every host can take every other's).
         """)
@@ -126,14 +143,20 @@ struct MatrixCommand: ParsableCommand {
     @OptionGroup var map: MapOptions
     @OptionGroup var input: HostArguments
 
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
+    @Option(help: "Output format: text, json, or a picture: svg (a heat map), html (the heat map and tables), dot (Graphviz).")
+    var format: MatrixFormat = .text
 
-    @Flag(help: "List every pair of groups, however many groups there are.")
+    @Flag(help: "List every pair of groups, however many groups there are (text, json and html).")
     var pairs = false
 
     @Flag(help: "Exit with status 1 when some host cannot take another host's host-model guests.")
     var check = false
+
+    func validate() throws {
+        if pairs, format == .svg || format == .dot {
+            throw ValidationError("--pairs goes with --format text, json or html: the \(format.rawValue) picture has every pair it draws")
+        }
+    }
 
     func run() throws {
         try reportingErrors {
@@ -149,6 +172,19 @@ struct MatrixCommand: ParsableCommand {
                     value = .object(members)
                 }
                 try emit(value.rendered)
+            case .svg: try emit(matrix.svg)
+            case .dot: try emit(matrix.dot)
+            case .html:
+                // Written in pieces: with --pairs the list of blocked pairs can be far larger than memory.
+                var pending = ""
+                try matrix.writeHTML(listingEveryBlockedPair: pairs) { piece in
+                    pending += piece
+                    if pending.utf8.count >= 1 << 16 {
+                        try emit(pending)
+                        pending = ""
+                    }
+                }
+                try emit(pending)
             case .text:
                 try emit(matrix.text)
                 if pairs, !detailed {
