@@ -133,8 +133,8 @@ struct MatrixCommand: ParsableCommand {
         to every group reachable from A. A picture draws at most 200 groups, \
         cells shrinking to 8 pixels: beyond, the 200 groups with the most \
         hosts, saying how many groups and hosts it leaves out, since more \
-        cells would be too small to see and the SVG tens of megabytes (the \
-        text and JSON have every group).
+        cells would be too small to see and the SVG grows with the square of \
+        the groups (5 MB at 200; the text and JSON have every group).
 
         With --check, the exit status is 1 when some group cannot take another \
         group's host-model guests (0 when every host can take every other's).

@@ -6,12 +6,13 @@ extension MigrationMatrix {
     /// Up to this many groups the pictures draw every group; beyond, only
     /// this many, those with the most hosts.
     ///
-    /// At 200 groups a heat-map cell is 8 pixels and the picture about 1,900
+    /// At 200 groups a heat-map cell is 8 pixels and the picture about 1,800
     /// pixels wide: still a cell one can point at for its tooltip. More groups
-    /// would make cells too small to see and the SVG tens of megabytes (a cell
-    /// per ordered pair), so the pictures keep the groups that hold the most
-    /// guests and say how many groups and hosts they leave out, and the HTML
-    /// adds the summary of all groups (``summary``).
+    /// would make cells too small to see, and the SVG (a cell per ordered
+    /// pair, 5 MB at 200 groups) grows with their square, so the pictures
+    /// keep the groups that hold the most guests and say how many groups and
+    /// hosts they leave out, and the HTML adds the summary of all groups
+    /// (``summary``).
     public static let pictureGroupLimit = 200
 
     /// The indices of the groups the pictures draw, in group order: every
