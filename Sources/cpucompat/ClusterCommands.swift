@@ -152,7 +152,18 @@ struct MatrixCommand: ParsableCommand {
     @Flag(help: "Exit with status 1 when some host cannot take another host's host-model guests.")
     var check = false
 
+    @Option(help: ArgumentHelp(
+        "Write the result to this file instead of standard output (- is standard output).",
+        discussion: "A regular file is replaced atomically once the whole result is made (so it is held in memory: with --pairs for a large fleet, prefer standard output); a FIFO or a device is written through; a symbolic link is refused unless --follow-symlinks.",
+        valueName: "file"),
+            completion: .file())
+    var output: String?
+
+    @Flag(help: "With --output, write through a symbolic link to its target instead of refusing.")
+    var followSymlinks = false
+
     func validate() throws {
+        if followSymlinks, output == nil { throw ValidationError("--follow-symlinks goes with --output") }
         if pairs, format == .svg || format == .dot {
             throw ValidationError("--pairs goes with --format text, json or html: the \(format.rawValue) picture has every pair it draws")
         }
@@ -164,6 +175,7 @@ struct MatrixCommand: ParsableCommand {
             let (hosts, skippedSome) = try input.load(cpuMap)
             let matrix = try cpuMap.x86Architecture(for: hosts).migrationMatrix(of: hosts)
             let detailed = matrix.groups.count <= MigrationMatrix.detailedGroupLimit
+            var result = ResultOutput(path: output, followSymlinks: followSymlinks)
             switch format {
             case .json:
                 var value = try JSONValue(encoding: matrix)
@@ -171,35 +183,36 @@ struct MatrixCommand: ParsableCommand {
                     members["pairs"] = try JSONValue(encoding: matrix.pairs)
                     value = .object(members)
                 }
-                try emit(value.rendered)
-            case .svg: try emit(matrix.svg)
-            case .dot: try emit(matrix.dot)
+                try result.write(value.rendered)
+            case .svg: try result.write(matrix.svg)
+            case .dot: try result.write(matrix.dot)
             case .html:
-                // Written in pieces: with --pairs the list of blocked pairs can be far larger than memory.
+                // Written in pieces (to standard output as they come): with --pairs the blocked pairs can be far larger than memory.
                 var pending = ""
                 try matrix.writeHTML(listingEveryBlockedPair: pairs) { piece in
                     pending += piece
                     if pending.utf8.count >= 1 << 16 {
-                        try emit(pending)
+                        try result.write(pending)
                         pending = ""
                     }
                 }
-                try emit(pending)
+                try result.write(pending)
             case .text:
-                try emit(matrix.text)
+                try result.write(matrix.text)
                 if pairs, !detailed {
-                    // Written in pieces as the pairs are computed: the whole list can be far larger than memory.
+                    // Written in pieces as the pairs are computed (to standard output as they come): the whole list can be far larger than memory.
                     var pending = "missing features:\n"
                     try matrix.forEachPair { pair in
                         for line in matrix.lines(for: pair) { pending += line + "\n" }
                         if pending.utf8.count >= 1 << 16 {
-                            try emit(pending)
+                            try result.write(pending)
                             pending = ""
                         }
                     }
-                    try emit(pending)
+                    try result.write(pending)
                 }
             }
+            try result.finish()
             if check, !matrix.everyHostCanTakeEveryOthersGuests { throw ExitCode.negativeAnswer }
             if skippedSome { throw ExitCode.someFilesSkipped }
         }

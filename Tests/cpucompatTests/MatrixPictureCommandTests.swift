@@ -143,4 +143,36 @@ private func svgSize(_ svg: String) throws -> [Int] {
         #expect(try cellTitles(String(decoding: try document.nodes(forXPath: "//*[local-name()='svg']").first?.xmlString.utf8 ?? "".utf8,
                                       as: UTF8.self)).count == 66 * 66)
     }
+
+    @Test func outputWritesTheWholeResultOrNothing() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("cpucompat-picture-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let hosts = ["Fixtures/kvm02.xml", "Fixtures/kvm03.xml"]
+        let printed = try CLI.run(["matrix", "--format", "svg"] + hosts)
+        let file = scratch + "/matrix.svg"
+        let written = try CLI.run(["matrix", "--format", "svg", "--check", "--output", file] + hosts)
+        #expect(written.status == 1, "--check still answers: \(written.stderr)")
+        #expect(written.stdout.isEmpty)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == printed.stdout)
+
+        // Bad input: the file keeps what it had.
+        let failed = try CLI.run(["matrix", "--format", "dot", "--output", file, "Fixtures/no-such-host.xml"])
+        #expect(failed.status == 2)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == printed.stdout)
+
+        // A symbolic link is refused unless --follow-symlinks, which then writes its target.
+        let link = scratch + "/link.svg"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: file)
+        let refused = try CLI.run(["matrix", "--format", "dot", "--output", link] + hosts)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.hasPrefix("cpucompat: \(link): is a symbolic link"))
+        let followed = try CLI.run(["matrix", "--format", "dot", "--output", link, "--follow-symlinks"] + hosts)
+        #expect(followed.status == 0, "\(followed.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8).hasPrefix("// cpucompat matrix: "))
+        #expect(try CLI.run(["matrix", "--follow-symlinks"] + hosts).status == 64)
+
+        let dash = try CLI.run(["matrix", "--format", "svg", "--output", "-"] + hosts)
+        #expect(dash.stdout == printed.stdout, "- is standard output")
+    }
 }
