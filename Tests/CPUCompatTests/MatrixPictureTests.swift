@@ -598,7 +598,12 @@ private struct ReadDOT {
         let hostile = folder + "/a<b>&\"c'\u{1}\\N\u{2028}.xml"
         let text = try String(contentsOfFile: TestPaths.fixture("kvm03.xml"), encoding: .utf8)
         write(text, to: hostile)
-        let (matrix, _, _) = try fixtureMatrix([TestPaths.fixture("kvm02.xml"), hostile])
+        // A name longer than a diagnostic shows (200 characters a word) is shown whole.
+        let long = folder + "/" + String(repeating: "h", count: 240) + ".xml"
+        write(try String(contentsOfFile: TestPaths.fixture("kvm02.xml"), encoding: .utf8), to: long)
+        let (matrix, _, _) = try fixtureMatrix([TestPaths.fixture("kvm02.xml"), hostile, long])
+        #expect(matrix.svg.contains(long + "</title>"))
+        #expect(matrix.dot.contains(long + "\"];"))
         #expect(try xmlProblems(matrix.svg) == nil)
         #expect(try xmlProblems(matrix.html()) == nil)
         #expect(matrix.svg.contains("a&lt;b&gt;&amp;&quot;c&#39;\\u{1}\\N\\u{2028}.xml"))

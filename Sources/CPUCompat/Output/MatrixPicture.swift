@@ -120,12 +120,13 @@ enum MatrixCell: Hashable, Sendable {
 
 extension String {
     /// The text safe inside XML character data and attribute values: control
-    /// characters and line breaks shown escaped (as in diagnostics), the
-    /// characters XML 1.0 forbids (U+FFFE, U+FFFF) likewise, and `& < > " '`
-    /// as entity references.
+    /// characters and line breaks shown escaped as diagnostics show them
+    /// (`\n`, `\u{1b}`), the characters XML 1.0 forbids (U+FFFE, U+FFFF)
+    /// likewise, and `& < > " '` as entity references. Unlike a diagnostic
+    /// line, nothing is cut: a long host path is shown whole.
     var xmlEscaped: String {
         var result = ""
-        for scalar in CPUCompatError.oneLine(self).unicodeScalars {
+        for scalar in unicodeScalars {
             switch scalar {
             case "&": result += "&amp;"
             case "<": result += "&lt;"
@@ -133,7 +134,7 @@ extension String {
             case "\"": result += "&quot;"
             case "'": result += "&#39;"
             case "\u{FFFE}", "\u{FFFF}": result += "\\u{\(String(scalar.value, radix: 16))}"
-            default: result.unicodeScalars.append(scalar)
+            default: result += scalar.controlsShown
             }
         }
         return result
@@ -144,13 +145,28 @@ extension String {
     /// `\N`, `\G` … in labels as escapes) and `"` escaped.
     var dotEscaped: String {
         var result = ""
-        for character in CPUCompatError.oneLine(self) {
-            switch character {
+        for scalar in unicodeScalars {
+            switch scalar {
             case "\\": result += "\\\\"
             case "\"": result += "\\\""
-            default: result.append(character)
+            default: result += scalar.controlsShown.replacing("\\", with: "\\\\")
             }
         }
         return result
+    }
+}
+
+extension Unicode.Scalar {
+    /// The scalar as text, or for a line break or other control character
+    /// (C0, DEL, C1, U+2028, U+2029) its escape, as ``CPUCompatError`` shows them.
+    var controlsShown: String {
+        switch self {
+        case "\n": "\\n"
+        case "\r": "\\r"
+        case "\t": "\\t"
+        case _ where value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029:
+            "\\u{\(String(value, radix: 16))}"
+        default: String(self)
+        }
     }
 }
