@@ -119,6 +119,23 @@ struct MatrixCommand: ParsableCommand {
         blocked pair, written as it is computed; the JSON always has the groups and \
         the summary, and has "pairs" (every ordered pair) up to 16 groups or with --pairs.
 
+        --format svg draws the matrix as a heat map: a cell per ordered pair of \
+        groups, from row to column, green where host-model guests can migrate, \
+        else coloured by how many features the destination lacks (a legend says \
+        which colour is which), the count in the cell where it fits and the \
+        missing features in each cell's tooltip; rows are labelled with the \
+        group's model, x86-64 level and host count. --format html is one \
+        self-contained page (no scripts, nothing to fetch): that picture, a table \
+        of the groups, the blocked pairs (up to 16 groups or with --pairs, else \
+        the summary) and the baseline. --format dot is a Graphviz digraph with \
+        an edge A -> B when A's guests can migrate to B, leaving out an edge that \
+        two others imply (a group strictly between them), so A's guests can go \
+        to every group reachable from A. A picture draws at most 200 groups, \
+        cells shrinking to 8 pixels: beyond, the 200 groups with the most \
+        hosts, saying how many groups and hosts it leaves out, since more \
+        cells would be too small to see and the SVG grows with the square of \
+        the groups (5 MB at 200; the text and JSON have every group).
+
         With --check, the exit status is 1 when some group cannot take another \
         group's host-model guests (0 when every host can take every other's).
         """)
@@ -126,14 +143,31 @@ struct MatrixCommand: ParsableCommand {
     @OptionGroup var map: MapOptions
     @OptionGroup var input: HostArguments
 
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
+    @Option(help: "Output format: text, json, or a picture: svg (a heat map), html (the heat map and tables), dot (Graphviz).")
+    var format: MatrixFormat = .text
 
-    @Flag(help: "List every pair of groups, however many groups there are.")
+    @Flag(help: "List every pair of groups, however many groups there are (text, json and html).")
     var pairs = false
 
     @Flag(help: "Exit with status 1 when some host cannot take another host's host-model guests.")
     var check = false
+
+    @Option(help: ArgumentHelp(
+        "Write the result to this file instead of standard output (- is standard output).",
+        discussion: "A regular file is replaced atomically once the whole result is made (so it is held in memory: with --pairs for a large fleet, prefer standard output); a FIFO or a device is written through; a symbolic link is refused unless --follow-symlinks.",
+        valueName: "file"),
+            completion: .file())
+    var output: String?
+
+    @Flag(help: "With --output, write through a symbolic link to its target instead of refusing.")
+    var followSymlinks = false
+
+    func validate() throws {
+        if followSymlinks, output == nil { throw ValidationError("--follow-symlinks goes with --output") }
+        if pairs, format == .svg || format == .dot {
+            throw ValidationError("--pairs goes with --format text, json or html: the \(format.rawValue) picture has every pair it draws")
+        }
+    }
 
     func run() throws {
         try reportingErrors {
@@ -141,6 +175,7 @@ struct MatrixCommand: ParsableCommand {
             let (hosts, skippedSome) = try input.load(cpuMap)
             let matrix = try cpuMap.x86Architecture(for: hosts).migrationMatrix(of: hosts)
             let detailed = matrix.groups.count <= MigrationMatrix.detailedGroupLimit
+            var result = ResultOutput(path: output, followSymlinks: followSymlinks)
             switch format {
             case .json:
                 var value = try JSONValue(encoding: matrix)
@@ -148,22 +183,36 @@ struct MatrixCommand: ParsableCommand {
                     members["pairs"] = try JSONValue(encoding: matrix.pairs)
                     value = .object(members)
                 }
-                try emit(value.rendered)
+                try result.write(value.rendered)
+            case .svg: try result.write(matrix.svg)
+            case .dot: try result.write(matrix.dot)
+            case .html:
+                // Written in pieces (to standard output as they come): with --pairs the blocked pairs can be far larger than memory.
+                var pending = ""
+                try matrix.writeHTML(listingEveryBlockedPair: pairs) { piece in
+                    pending += piece
+                    if pending.utf8.count >= 1 << 16 {
+                        try result.write(pending)
+                        pending = ""
+                    }
+                }
+                try result.write(pending)
             case .text:
-                try emit(matrix.text)
+                try result.write(matrix.text)
                 if pairs, !detailed {
-                    // Written in pieces as the pairs are computed: the whole list can be far larger than memory.
+                    // Written in pieces as the pairs are computed (to standard output as they come): the whole list can be far larger than memory.
                     var pending = "missing features:\n"
                     try matrix.forEachPair { pair in
                         for line in matrix.lines(for: pair) { pending += line + "\n" }
                         if pending.utf8.count >= 1 << 16 {
-                            try emit(pending)
+                            try result.write(pending)
                             pending = ""
                         }
                     }
-                    try emit(pending)
+                    try result.write(pending)
                 }
             }
+            try result.finish()
             if check, !matrix.everyHostCanTakeEveryOthersGuests { throw ExitCode.negativeAnswer }
             if skippedSome { throw ExitCode.someFilesSkipped }
         }
