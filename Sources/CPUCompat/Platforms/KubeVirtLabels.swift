@@ -78,9 +78,10 @@ public struct KubeVirtExport: Hashable, Sendable, Codable {
     /// (last in the CPU map) first; models the map lacks come last, by name.
     public var commonModels: [String]
     /// The model to set as a VM's `spec.template.spec.domain.cpu.model` or the
-    /// KubeVirt CR's `spec.configuration.cpuModel`: of `commonModels`, the one
-    /// with the most features (the later in the map on a tie), not an alias of
-    /// another; nil when no model is labelled on every node.
+    /// KubeVirt CR's `spec.configuration.cpuModel`: of `commonModels` (those of
+    /// the nodes' vendor where there are such), the one with the most features
+    /// (the later in the map on a tie), not an alias of another; nil when no
+    /// model is labelled on every node.
     public var cpuModel: String?
 }
 
@@ -142,8 +143,12 @@ extension CPUArchitecture {
         for node in labelled.dropFirst() { common.formIntersection(node.models) }
         let known = common.compactMap { model(named: $0) }.sorted { $0.index > $1.index }
         let unknown = common.filter { model(named: $0) == nil }.sorted()
+        // QEMU calls other vendors' models usable too (IvyBridge on an EPYC host); a VM of
+        // the nodes' own vendor's model is what an operator means, so those come first.
+        let vendors = Set(nodes.compactMap { $0.host.definition.vendor })
+        let ownVendor = known.filter { $0.vendor != nil && vendors.count == 1 && vendors.contains($0.vendor ?? "") }
         var best: CPUModel?
-        for candidate in known where canonicalName(of: candidate) == nil {
+        for candidate in (ownVendor.isEmpty ? known : ownVendor) where canonicalName(of: candidate) == nil {
             if best.map({ candidate.features.count > $0.features.count }) ?? true { best = candidate }
         }
         return KubeVirtExport(nodes: labelled, obsoleteModels: obsoleteModels,
