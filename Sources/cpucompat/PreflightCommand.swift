@@ -1,0 +1,68 @@
+import ArgumentParser
+import CPUCompat
+
+struct PreflightCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preflight",
+        abstract: "Check what a libvirt or QEMU upgrade of a host breaks.",
+        discussion: """
+        OLD and NEW are the same host's `virsh domcapabilities` (or `virsh \
+        capabilities`) before and after the upgrade. The report lists the \
+        host-model features that appeared (a host-model guest started after the \
+        upgrade cannot migrate to hosts not yet upgraded: "missing features") and \
+        vanished (guests started before cannot migrate in, custom guests requiring \
+        them cannot start), features written under another name of the same \
+        feature, and the models that are no longer usable, no longer listed, newly \
+        deprecated or newly usable.
+
+        Each GUEST (a domain or a <cpu>) is checked: a custom guest that ran on OLD \
+        and cannot start on NEW, or whose model QEMU no longer offers; a host-model \
+        guest that cannot migrate from OLD to NEW or from NEW back to OLD. A domain \
+        without <cpu> runs QEMU's default model and is skipped with a note.
+
+        Exit status: 0 when nothing breaks, 1 when something would break (with \
+        --allow-new-features, appeared features alone do not count: every host is \
+        upgraded before guests move back), 2 on bad input.
+        """)
+
+    @OptionGroup var map: MapOptions
+
+    @Argument(help: ArgumentHelp("The host before the upgrade.", valueName: "old"), completion: .file(extensions: ["xml"]))
+    var old: String
+
+    @Argument(help: ArgumentHelp("The same host after the upgrade.", valueName: "new"), completion: .file(extensions: ["xml"]))
+    var new: String
+
+    @Argument(help: ArgumentHelp("Guests to check: domain XML or <cpu> files.", valueName: "guest"),
+              completion: .file(extensions: ["xml"]))
+    var guests: [String] = []
+
+    @Flag(help: "Do not count host-model features that appeared as breaking.")
+    var allowNewFeatures = false
+
+    @Option(help: "Output format: text or json.")
+    var format: TextOrJSON = .text
+
+    func run() throws {
+        let report = try reportingErrors {
+            let cpuMap = try map.load()
+            let before = try cpuMap.readSingleHostCPU(contentsOf: old)
+            let after = try cpuMap.readSingleHostCPU(contentsOf: new)
+            var guestCPUs: [CPU] = []
+            for guest in guests {
+                do {
+                    guestCPUs.append(try cpuMap.readSingleCPU(contentsOf: guest))
+                } catch let error as CPUCompatError {
+                    guard case let .noCPU(path) = error else { throw error }
+                    warn("\(path): no <cpu>: the guest runs QEMU's default model; not checked")
+                }
+            }
+            return try cpuMap.x86Architecture(for: [before, after] + guestCPUs)
+                .upgradePreflight(before: before, after: after, guests: guestCPUs, allowNewFeatures: allowNewFeatures)
+        }
+        try reportingErrors {
+            try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
+        }
+        if report.somethingBreaks { throw ExitCode.negativeAnswer }
+    }
+}
