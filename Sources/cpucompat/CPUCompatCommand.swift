@@ -31,7 +31,7 @@ struct CPUCompatCommand: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [DiffCommand.self, BaselineCommand.self, PatchCommand.self, CompareCommand.self,
-                      ModelsCommand.self, MatrixCommand.self, ExplainCommand.self, MapCommand.self]
+                      ModelsCommand.self, MatrixCommand.self, ExplainCommand.self, MapCommand.self, CollectCommand.self]
     )
 
     static func main() {
