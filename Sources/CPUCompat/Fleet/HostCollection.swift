@@ -120,7 +120,8 @@ public enum HostList {
             throw .unreadable(path: path, reason: "is not UTF-8 text")
         }
         var hosts: [String] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character, so line ends are matched as both.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let name = line.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }
             let host = String(name.reversed())
             if host.isEmpty || host.hasPrefix("#") { continue }
