@@ -19,7 +19,10 @@ struct CollectCommand: ParsableCommand {
 
         cpucompat never reads or stores a password: ssh runs with BatchMode=yes, so a \
         host that would ask for a password or a passphrase fails instead (use keys \
-        and an agent). ssh also runs without a terminal (-T), and without agent and \
+        and an agent), and so does a host whose key is not in known_hosts yet \
+        (connect once by hand, or --ssh-option StrictHostKeyChecking=accept-new). \
+        Each command is one ssh connection (ControlMaster in your ssh \
+        configuration shares one). ssh also runs without a terminal (-T), and without agent and \
         X11 forwarding (-a -x), which virsh does not need; then come the \
         --ssh-option values, then LogLevel=ERROR (an option of yours comes first and \
         wins), then -- and HOST, so no host name is read as an option. The remote \
