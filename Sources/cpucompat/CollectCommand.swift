@@ -24,8 +24,9 @@ struct CollectCommand: ParsableCommand {
         Each command is one ssh connection (ControlMaster in your ssh \
         configuration shares one). ssh also runs without a terminal (-T), and without agent and \
         X11 forwarding (-a -x), which virsh does not need; then come the \
-        --ssh-option values, then LogLevel=ERROR (an option of yours comes first and \
-        wins), then -- and HOST, so no host name is read as an option. The remote \
+        --ssh-option values, then LogLevel=ERROR and a ConnectTimeout 10 s past \
+        --timeout (an option of yours comes first and wins), then -- and HOST, so \
+        no host name is read as an option. The remote \
         command is `virsh -c URI capabilities` with each word quoted for the remote \
         shell.
 

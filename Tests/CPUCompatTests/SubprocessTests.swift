@@ -144,7 +144,7 @@ import Glibc
         let (program, arguments) = VirshInvocation.command(.domainCapabilities, host: "-oProxyCommand=x", settings: settings)
         #expect(program == "ssh")
         #expect(arguments == ["-o", "BatchMode=yes", "-T", "-a", "-x", "-F", "fleet.conf", "-o", "Port=2222", "-o", "BatchMode=no",
-                              "-o", "LogLevel=ERROR", "--", "-oProxyCommand=x",
+                              "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=70", "--", "-oProxyCommand=x",
                               "'virsh' '-c' 'qemu+ssh://x/system?socket=/a b'\\''c' 'domcapabilities'"])
 
         let (local, localArguments) = VirshInvocation.command(.capabilities, host: "-", settings: settings)

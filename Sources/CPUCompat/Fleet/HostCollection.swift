@@ -319,8 +319,10 @@ enum VirshInvocation {
     /// `-T` (no terminal, which would turn line ends into CR LF), `-a -x`
     /// (virsh needs neither the agent nor X11 forwarded, and a host should
     /// not get them), then the user's options, then `LogLevel=ERROR` (no
-    /// banner or "Permanently added" notice among the errors, unless the
-    /// user's options say otherwise), then `--` and the host, so that no host
+    /// banner or "Permanently added" notice among the errors) and
+    /// `ConnectTimeout` of the time limit plus 10 s (an ssh that outlives
+    /// cpucompat, killed by Ctrl-C, still gives up), unless the user's options say
+    /// otherwise, then `--` and the host, so that no host
     /// name can be taken for an option. The remote command is one string
     /// for the remote shell, each word single-quoted.
     static func command(_ kind: CollectedFile.Kind, host: String, settings: CollectionSettings) -> (String, [String]) {
@@ -329,7 +331,10 @@ enum VirshInvocation {
         var arguments = ["-o", "BatchMode=yes", "-T", "-a", "-x"]
         if let file = settings.sshConfigFile { arguments += ["-F", file] }
         for option in settings.sshOptions { arguments += ["-o", option] }
-        arguments += ["-o", "LogLevel=ERROR", "--", host, virsh.map(shellQuoted).joined(separator: " ")]
+        // Beyond the time limit, so that cpucompat's own limit (and message) comes first.
+        let seconds = settings.timeout.components.seconds + 10
+        arguments += ["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=\(seconds)", "--", host,
+                      virsh.map(shellQuoted).joined(separator: " ")]
         return (settings.ssh, arguments)
     }
 
