@@ -39,6 +39,10 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
     /// A computation over several CPUs that cannot succeed (different vendors,
     /// nothing in common, no model that fits, no CPUs at all); the message says which.
     case incompatible(message: String)
+    /// A host that `collect` cannot collect, because of its name (its files
+    /// are named after it) or because it is given twice; `path` and `line`
+    /// are where a hosts file names it.
+    case invalidHost(name: String, path: String?, line: Int?, reason: String)
     /// Writing or replacing a file, or writing to standard output, failed;
     /// `reason` says why (and, after a backup was written, what it holds).
     case unwritable(path: String, reason: String)
@@ -67,6 +71,7 @@ public enum CPUCompatError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .notAHost(path, line, reason): "\(Self.location(path, line))\(reason)"
         case let .incompatible(message): message
         case let .unwritable(path, reason): "\(path): \(reason)"
+        case let .invalidHost(name, path, line, reason): "\(path.map { Self.location($0, line) } ?? "")host \(name) \(reason)"
         }
     }
 

@@ -31,8 +31,8 @@ struct CPUCompatCommand: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [DiffCommand.self, BaselineCommand.self, PatchCommand.self, CompareCommand.self,
-                      ModelsCommand.self, MatrixCommand.self, GuestsCommand.self, ExportCommand.self,
-                      PreflightCommand.self, ExplainCommand.self, MapCommand.self]
+                      ModelsCommand.self, CollectCommand.self, MatrixCommand.self, GuestsCommand.self,
+                      ExportCommand.self, PreflightCommand.self, ExplainCommand.self, MapCommand.self]
     )
 
     static func main() {

@@ -460,7 +460,7 @@ private func oracleInstalled(_ release: String) -> Bool {
         let result = try CLI.run(["basline", "Fixtures/kvm02.xml"])
         #expect(result.status == 64)
         #expect(result.stderr == "cpucompat: unknown command 'basline' (did you mean baseline?); the commands are "
-                + "diff, baseline, patch, compare, models, matrix, guests, export, preflight, explain, map\n")
+                + "diff, baseline, patch, compare, models, collect, matrix, guests, export, preflight, explain, map\n")
     }
 
     @Test func matrixJSONSaysWhetherEveryHostTakesEveryOthersGuests() throws {
