@@ -18,12 +18,15 @@ struct CPUCompatCommand: ParsableCommand {
 
         EXIT STATUS
           0  success (diff: CPUs equal; compare: the guest can run there;
-             matrix/models --check: every host can)
+             matrix/models --check: every host can; guests: every guest can
+             go everywhere; preflight: the upgrade breaks nothing)
           1  a negative answer (diff: CPUs differ; compare: it cannot run there;
-             matrix/models --check: some host cannot)
+             matrix/models --check: some host cannot; guests: some guest
+             cannot; preflight: something would break)
           2  bad input: unreadable, malformed or unknown files and names, a guest
              where a host is expected, a failed write of the output
-          3  --keep-going: an answer, but some files were skipped
+          3  an answer for part: --keep-going skipped some files, or collect
+             could not collect some hosts
          64  bad usage: unknown options, missing arguments, conflicting options
 
         SHELL COMPLETION
