@@ -104,6 +104,7 @@ struct CollectCommand: ParsableCommand {
         if hosts.isEmpty, hostsFrom == nil { throw ValidationError("give the hosts to collect, or --hosts-from FILE") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if timeout < 1 { throw ValidationError("--timeout must be at least 1 second") }
+        if timeout > 86_400 { throw ValidationError("--timeout must be at most 86400 seconds (a day)") }
         if virsh.isEmpty { throw ValidationError("--virsh must name a command") }
     }
 

@@ -89,7 +89,7 @@ struct ExportKubeVirtCommand: ParsableCommand {
                 let (name, path) = Self.nodeNameAndPath(argument)
                 nodes.append((name, try cpuMap.readSingleHostCPU(contentsOf: path)))
             }
-            let obsolete = obsoleteModels.map { $0.split(separator: ",").map(String.init) } ?? KubeVirt.defaultObsoleteModels
+            let obsolete = obsoleteModels.map { $0.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) }.filter { !$0.isEmpty } } ?? KubeVirt.defaultObsoleteModels
             let export = try cpuMap.x86Architecture(for: nodes.map(\.host)).kubeVirtExport(of: nodes, obsoleteModels: obsolete)
             let parts = kubeVirt.split(separator: "/").map(String.init)
             switch format {

@@ -40,8 +40,9 @@ struct GuestsCommand: ParsableCommand {
               completion: .file())
     var guests: [String]
 
-    @Option(name: .customLong("host"), help: ArgumentHelp(
-        "A host file (capabilities, domcapabilities, <cpu>) or a folder of them; repeat for each.", valueName: "host"),
+    @Option(name: .customLong("host"), parsing: .upToNextOption, help: ArgumentHelp(
+        "Host files (capabilities, domcapabilities, <cpu>) or folders of them, up to the next option; may be repeated.",
+        valueName: "host"),
             completion: .file())
     var hosts: [String] = []
 

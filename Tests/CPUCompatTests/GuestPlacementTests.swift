@@ -159,6 +159,27 @@ private struct FixtureFleet {
         #expect(migrations[0].blocked.map(\.hosts) == [[report.hosts[2]]])
     }
 
+    @Test func aHostModelGuestGetsNeitherInvtscNorHostOnlyFeatures() throws {
+        // libvirt's host-model leaves out migratable='no' features (invtsc): a host without
+        // it still takes the guest. The guest's own require features are needed on top.
+        let fleet = try FixtureFleet()
+        let folder = makeScratchDirectory()
+        defer { removeTree(folder) }
+        let kvm02 = String(decoding: try FileSystem.read(TestPaths.fixture("kvm02.xml")), as: UTF8.self)
+        let withoutInvtsc = kvm02.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("name='invtsc'") }.joined(separator: "\n")
+        #expect(withoutInvtsc != kvm02)
+        write(withoutInvtsc, to: folder + "/kvm02-noinvtsc.xml")
+        let hosts = [fleet.kvm02, try fleet.map.readSingleHostCPU(contentsOf: folder + "/kvm02-noinvtsc.xml")]
+        let guest = try fleet.map.readGuestCPU(contentsOf: TestPaths.fixture("guest01.xml"))
+        #expect(try fleet.architecture.placements(of: [guest], on: hosts, strategy: .model).everyGuestCanGoEverywhere)
+        write("<domain type='kvm'><name>r</name><cpu mode='host-model'><feature policy='require' name='avx512f'/></cpu></domain>",
+              to: folder + "/require.xml")
+        let requiring = try fleet.map.readGuestCPU(contentsOf: folder + "/require.xml")
+        let placed = try #require(try fleet.architecture.placements(of: [requiring], on: hosts, strategy: .model).guests.first)
+        #expect(placed.cannotStart.first?.missingFeatures == ["avx512f"])
+    }
+
     @Test func aHostFileIsNotAGuest() throws {
         let fleet = try FixtureFleet()
         #expect(throws: CPUCompatError.invalidCPU(

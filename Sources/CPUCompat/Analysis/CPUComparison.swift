@@ -66,8 +66,13 @@ extension CPUArchitecture {
         let mode = guest.definition.mode
         if guest.takesItsCPUFromTheHost {
             let source = startedOn ?? host
-            needed = source.features
-            guestFeatures = source.features
+            var given = source.features
+            // libvirt's host-model leaves out what KVM never gives a guest and what blocks
+            // migration (invtsc); a capabilities CPU still lists them, a domcapabilities one does not.
+            if mode == "host-model", source.definition.source == .capabilities { given.subtract(notForGuests) }
+            // The guest's own require and force features come on top of the host's.
+            needed = given.union(guest.required)
+            guestFeatures = given.union(guest.features)
             needed.subtract(guest.removed)
             guestFeatures.subtract(guest.removed)
             forbidden = guest.forbidden

@@ -171,7 +171,8 @@ public struct GuestCPU: Hashable, Sendable {
     /// The CPU, resolved against the map. For a domain without `<cpu>`, the
     /// model QEMU gives such a guest, which is not compared (see ``note``).
     public var cpu: CPU
-    /// Whether the domain has a `<cpu>` element.
+    /// Whether the domain's `<cpu>` names a CPU: a model, features, or a
+    /// mode other than custom (false without `<cpu>`, or with one of topology only).
     public var hasCPUElement: Bool
     /// What the CPU was taken to be, where the domain does not say it.
     public var note: String?
@@ -195,13 +196,16 @@ extension CPUMap {
     ///   not a domain, or naming what the map lacks.
     public func readGuestCPU(contentsOf path: String) throws(CPUCompatError) -> GuestCPU {
         let read = try CPUDefinitionReader.readDomain(contentsOf: path)
-        if let definition = read.cpu {
+        // A <cpu> of topology only (no model, no features, custom mode) names no CPU either.
+        if let definition = read.cpu,
+           definition.model != nil || !definition.features.isEmpty || (definition.mode ?? "custom") != "custom" {
             return GuestCPU(cpu: try resolve(definition), hasCPUElement: true, note: nil)
         }
         let definition = CPUDefinition(path: path, line: read.line, source: .domain, arch: "x86_64", mode: "custom",
                                        model: Self.defaultGuestModel)
         return GuestCPU(cpu: try resolve(definition), hasCPUElement: false,
-                        note: "no <cpu>: libvirt checks no CPU, and QEMU runs it as \(Self.defaultGuestModel) less the features "
+                        note: (read.cpu == nil ? "no <cpu>" : "no CPU model in <cpu>")
+                            + ": libvirt checks no CPU, and QEMU runs it as \(Self.defaultGuestModel) less the features "
                             + "the host lacks (svm on Intel), so it starts anywhere and its CPU is not compared")
     }
 }

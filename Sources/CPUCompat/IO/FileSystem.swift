@@ -126,7 +126,6 @@ enum FileSystem {
         return string.isEmpty ? nil : string
     }
 
-    /// `path` joined to `name` with one slash.
     /// Makes the folder `path` unless it is one already (its parent must exist).
     ///
     /// - Throws: `CPUCompatError.unwritable` with the reason.
@@ -142,6 +141,7 @@ enum FileSystem {
         return String(cString: resolved)
     }
 
+    /// `path` joined to `name` with one slash.
     static func join(_ path: String, _ name: String) -> String {
         path.hasSuffix("/") ? path + name : path + "/" + name
     }

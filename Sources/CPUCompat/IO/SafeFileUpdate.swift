@@ -225,6 +225,8 @@ package enum SafeFileUpdate {
         let (folder, name) = folderAndName(path)
         var template = Array(FileSystem.join(folder, ".\(name).cpucompat-XXXXXX").utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        // Not inherited by the processes `collect` runs meanwhile (Glibc's module has no mkostemp).
+        if descriptor >= 0 { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
         guard descriptor >= 0 else { throw .unwritable(path: path, reason: FileSystem.describe(errno)) }
         let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var committed = false

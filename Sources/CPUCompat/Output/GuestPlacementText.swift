@@ -43,7 +43,7 @@ extension GuestPlacement {
     /// `host-model (takes its CPU from the host it starts on)`, `custom Haswell-noTSX-IBRS`.
     private var describedCPU: String {
         switch (mode, model) {
-        case ("none", _): "no <cpu>"
+        case ("none", _): "no CPU model"
         case let ("host-model", model?): "host-model, expanded to \(model) as in a running guest's XML"
         case let (_, model?): "\(mode) \(model)"
         default: "\(mode) (takes its CPU from the host it starts on)"
