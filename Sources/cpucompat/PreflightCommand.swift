@@ -48,6 +48,13 @@ struct PreflightCommand: ParsableCommand {
             let cpuMap = try map.load()
             let before = try cpuMap.readSingleHostCPU(contentsOf: old)
             let after = try cpuMap.readSingleHostCPU(contentsOf: new)
+            // A capabilities CPU lists features a host-model CPU leaves out: across kinds they would seem to appear.
+            if before.definition.source != after.definition.source {
+                throw CPUCompatError.invalidCPU(
+                    path: new, line: after.definition.line,
+                    message: "is \(after.definition.source.describedAsInput) while \(old) is \(before.definition.source.describedAsInput): "
+                        + "compare the same kind of file from before and after the upgrade")
+            }
             var guestCPUs: [CPU] = []
             for guest in guests {
                 do {
@@ -64,5 +71,17 @@ struct PreflightCommand: ParsableCommand {
             try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
         }
         if report.somethingBreaks { throw ExitCode.negativeAnswer }
+    }
+}
+
+extension CPUDefinition.Source {
+    /// What the input was, as the operator made it.
+    var describedAsInput: String {
+        switch self {
+        case .capabilities: "virsh capabilities output"
+        case .domainCapabilities: "virsh domcapabilities output"
+        case .domain: "a domain definition"
+        case .cpu: "a <cpu> element"
+        }
     }
 }

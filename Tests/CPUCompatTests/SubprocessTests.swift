@@ -177,6 +177,10 @@ import Glibc
         #expect(throws: CPUCompatError.invalidHost(name: "kvm02", path: nil, line: nil, reason: "is given twice")) {
             try HostList.check(["kvm02", "kvm03", "kvm02"])
         }
+        #expect(throws: CPUCompatError.invalidHost(name: "kvm02-domcaps", path: nil, line: nil,
+                                                  reason: "would write kvm02-domcaps.xml, which another host's files include")) {
+            try HostList.check(["kvm02", "kvm02-domcaps"])
+        }
         #expect(CPUCompatError.invalidHost(name: "a\nb", path: "hosts", line: 3, reason: "holds a control character").description
                 == "hosts:3: host a\\nb holds a control character")
     }

@@ -89,6 +89,20 @@ import Testing
         #expect(bad.status == 2)
         #expect(bad.stderr.hasPrefix("cpucompat: Fixtures/guest01.xml"))
         #expect(try CLI.run(["preflight", pair[0]]).status == 64)
+
+        // A capabilities CPU lists features a host-model CPU leaves out: kinds are not compared across.
+        let kinds = try CLI.run(["preflight"] + Self.nineMap + ["Fixtures/kvm02-domcaps.xml", "Fixtures/kvm02.xml"])
+        #expect(kinds.status == 2)
+        #expect(kinds.stdout.isEmpty)
+        #expect(kinds.stderr == "cpucompat: Fixtures/kvm02.xml:\(try Self.lineOfHostCPU("Fixtures/kvm02.xml")): is virsh capabilities output "
+                + "while Fixtures/kvm02-domcaps.xml is virsh domcapabilities output: compare the same kind of file from before and after "
+                + "the upgrade\n")
+    }
+
+    /// The line of the host `<cpu>` of a capabilities file, counted here.
+    private static func lineOfHostCPU(_ path: String) throws -> Int {
+        let lines = try String(contentsOfFile: CLI.package + "/" + path, encoding: .utf8).components(separatedBy: "\n")
+        return (lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "<cpu>" } ?? -1) + 1
     }
 
     @Test func preflightOnTheCorpusQEMU11Pair() throws {

@@ -160,12 +160,17 @@ public enum HostList {
     /// - Throws: `CPUCompatError.invalidHost` for the first that is not.
     public static func check(_ hosts: [String]) throws(CPUCompatError) {
         var seen = Set<String>()
+        var files = Set<String>()
         for host in hosts {
             if let problem = problem(with: host) { throw .invalidHost(name: host, path: nil, line: nil, reason: problem) }
             let name = try fileName(for: host)
             guard seen.insert(name).inserted else {
                 throw .invalidHost(name: host, path: nil, line: nil,
                                    reason: host == local ? "is this machine, which is already in the list" : "is given twice")
+            }
+            // `a-domcaps` and `a` would both write a-domcaps.xml.
+            for file in [name + ".xml", name + "-domcaps.xml"] where !files.insert(file).inserted {
+                throw .invalidHost(name: host, path: nil, line: nil, reason: "would write \(file), which another host's files include")
             }
         }
     }
@@ -200,8 +205,9 @@ extension CPUMap {
     /// each through a temporary file and a rename) only once everything asked
     /// of it was printed within the time limit and read as it must be: a
     /// capabilities file as one host CPU, a domcapabilities file as one
-    /// host-model CPU. A host that fails gets no new file, and its old files
-    /// stay as they were.
+    /// host-model CPU. A host that fails before then gets no new file, and
+    /// its old files stay as they were; should writing its second file fail,
+    /// its first is already written, and the failure says which.
     ///
     /// - Parameters:
     ///   - hosts: ssh destinations (`kvm02`, `admin@kvm03`), or `-`.
