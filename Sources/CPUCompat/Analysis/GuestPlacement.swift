@@ -257,7 +257,7 @@ extension GuestFleetReport {
         let fixes = guests.compactMap { placement in placement.fix.map { (placement.guest, $0) } }
         guard !fixes.isEmpty else { return [] }
         var names: [String: String] = [:]
-        var jobs: [DomainPatchJob] = []
+        var jobs: [(job: DomainPatchJob, copy: String)] = []
         for (guest, plan) in fixes {
             guard guest != "-" else { throw .unwritable(path: "-", reason: "a guest on standard input has no file name for its copy") }
             let name = String(guest.split(separator: "/").last ?? Substring(guest))
@@ -268,14 +268,12 @@ extension GuestFleetReport {
             if let original = FileSystem.canonicalPath(guest), original == FileSystem.canonicalPath(copy) {
                 throw .unwritable(path: copy, reason: "is the guest itself: the patched copies go to another folder")
             }
-            jobs.append(DomainPatchJob(domain: guest, target: .plan(plan, architecture), destination: .file(copy)))
+            jobs.append((DomainPatchJob(domain: guest, target: .plan(plan, architecture), destination: .file(copy)), copy))
         }
         try FileSystem.makeFolder(folder)
         var written: [PatchedCopy] = []
-        for job in jobs {
-            guard case let .file(copy) = job.destination else { continue }
-            let outcome = try job.run(with: map)
-            written.append(PatchedCopy(guest: job.domain, copy: copy, notes: outcome.notes))
+        for (job, copy) in jobs {
+            written.append(PatchedCopy(guest: job.domain, copy: copy, notes: try job.run(with: map).notes))
         }
         return written
     }
