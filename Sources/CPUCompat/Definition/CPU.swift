@@ -70,7 +70,7 @@ extension CPUMap {
         var forbidden = FeatureSet()
         var optional = FeatureSet()
         for feature in definition.features {
-            guard let index = architecture.feature(named: feature.name)?.index else {
+            guard let index = architecture.featureIndex(named: feature.name) else {
                 throw .unknownFeature(name: feature.name, path: definition.path, line: feature.line,
                                       hint: hint(forUnknownFeature: feature.name)
                                           ?? didYouMean(feature.name, among: architecture.features.map(\.name)))

@@ -1,43 +1,110 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Reads a file of several documents one after another (`cat kvm02.xml
 /// kvm03.xml`), each as if it stood alone.
+///
+/// The caller has checked the whole file (`XMLInput.check`) and found its
+/// first document followed by another; the documents are then parsed inside
+/// a wrapper element of our own, given to libxml2 piece by piece.
 enum ConcatenatedDocuments {
     /// The wrapper element the documents are parsed in, which is not part of any.
     private static let wrapper = "cpucompat-wrapper"
+    /// The smallest file read as two halves on two threads.
+    static let halvesThreshold = 1 << 20
 
-    /// Reads the documents in `bytes` inside a wrapper element.
+    /// Reads the documents in `bytes`.
     ///
     /// - Throws: `CPUCompatError` with the first problem, naming `path`.
-    static func read(_ bytes: [UInt8], path: String, lineOffset: Int = 0) throws(CPUCompatError) -> [CPUDefinition] {
+    static func read(_ bytes: [UInt8], path: String) throws(CPUCompatError) -> [CPUDefinition] {
+        try bytes.withUnsafeBufferPointer { buffer throws(CPUCompatError) in
+            if let cut = halvesCut(in: buffer), let definitions = readInHalves(buffer, cut: cut, path: path, giveBack: nil) {
+                return definitions
+            }
+            return try read(buffer, path: path)
+        }
+    }
+
+    /// Reads the documents of a file held in pages of its own, giving each
+    /// piece back once libxml2 has it, so that the file is not held beside
+    /// all that is read from it.
+    ///
+    /// - Throws: `CPUCompatError` with the first problem, naming `path`.
+    static func read(_ file: PagedBytes, path: String) throws(CPUCompatError) -> [CPUDefinition] {
+        let giveBack: @Sendable (Range<Int>) -> Void = { file.giveBack($0) }
+        guard let cut = halvesCut(in: file.bytes) else { return try read(file.bytes, path: path, giveBack: giveBack) }
+        if let definitions = readInHalves(file.bytes, cut: cut, path: path, giveBack: giveBack) { return definitions }
+        // The halves gave back what they read: the file is read again, whole,
+        // for the authoritative result (and checked again, as it may have changed).
+        let again = try FileSystem.read(path)
+        return try again.withUnsafeBufferPointer { buffer throws(CPUCompatError) in
+            try XMLInput.check(buffer, path: path)
+            return try read(buffer, path: path)
+        }
+    }
+
+    /// Reads `bytes`, whose first line is line `lineOffset + 1` of the file,
+    /// giving back (through `giveBack`, in offsets of `bytes` shifted by
+    /// `start`) each piece libxml2 has been given.
+    private static func read(_ bytes: UnsafeBufferPointer<UInt8>, path: String, lineOffset: Int = 0,
+                             giveBack: ((Range<Int>) -> Void)? = nil, start: Int = 0) throws(CPUCompatError) -> [CPUDefinition] {
         let collector = CPUCollector(path: path, lineOffset: lineOffset, wrapped: true)
-        try XMLStreamParser.parse(bytes, path: path, wrapper: wrapper, handler: collector)
+        try XMLStreamParser.parse(bytes, path: path, wrapper: wrapper, checked: true,
+                                  given: giveBack.map { giveBack in { count in giveBack(start..<start + count) } },
+                                  handler: collector)
         return try collector.finish()
     }
 
-    /// Reads a file of 1 MiB or more as two halves on two threads. The file
-    /// is cut before a start tag at the beginning of a line past its middle;
-    /// only a cut between documents leaves both halves well-formed, so if
-    /// either half fails (for any reason) the result is nil and the caller
-    /// reads the whole file, which also gives the authoritative error.
-    static func readInHalves(_ bytes: [UInt8], path: String) -> [CPUDefinition]? {
-        guard bytes.count >= 1 << 20, let cut = documentBoundary(in: bytes) else { return nil }
-        let firstLines = bytes[..<cut].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-        let halves = [Array(bytes[..<cut]), Array(bytes[cut...])]
+    /// Where to cut a file of `halvesThreshold` bytes or more to read it as
+    /// two halves on two threads: before a start tag at the beginning of a
+    /// line past its middle; nil for a smaller file, or one with no such line.
+    private static func halvesCut(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        bytes.count >= halvesThreshold ? documentBoundary(in: bytes) : nil
+    }
+
+    /// Reads `bytes` as two halves, cut at `cut`, on two threads. Only a cut
+    /// between documents leaves both halves well-formed, so if either half
+    /// fails (for any reason) the result is nil and the caller reads the
+    /// whole file, which also gives the authoritative error.
+    private static func readInHalves(_ bytes: UnsafeBufferPointer<UInt8>, cut: Int, path: String,
+                                     giveBack: (@Sendable (Range<Int>) -> Void)?) -> [CPUDefinition]? {
+        let firstLines = lineBreaks(in: UnsafeBufferPointer(rebasing: bytes[..<cut]))
         let results = Mutex<[[CPUDefinition]?]>([nil, nil])
+        // The halves are read where they lie in `bytes`, which nothing writes
+        // while both threads read: no copy of either.
+        nonisolated(unsafe) let halves = [UnsafeBufferPointer(rebasing: bytes[..<cut]), UnsafeBufferPointer(rebasing: bytes[cut...])]
         DispatchQueue.concurrentPerform(iterations: 2) { half in
-            let definitions = try? read(halves[half], path: path, lineOffset: half == 0 ? 0 : firstLines)
+            let definitions = try? read(halves[half], path: path, lineOffset: half == 0 ? 0 : firstLines,
+                                        giveBack: giveBack, start: half == 0 ? 0 : cut)
             results.withLock { $0[half] = definitions }
         }
         return results.withLock { slots in
-            guard let first = slots[0], let second = slots[1] else { return nil }
-            return first + second
+            guard var first = slots[0].take(), let second = slots[1].take() else { return nil }
+            // Each half's array is released as soon as it is appended.
+            first.reserveCapacity(first.count + second.count)
+            first += second
+            return first
         }
     }
 
+    /// How many line feeds `bytes` hold, found with `memchr`, which scans
+    /// many bytes an instruction where a loop in Swift takes several a byte.
+    private static func lineBreaks(in bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        guard var next = bytes.baseAddress else { return 0 }
+        let end = next + bytes.count
+        var count = 0
+        while next < end, let found = memchr(next, 0x0A, end - next) {
+            count += 1
+            next = UnsafePointer(found.assumingMemoryBound(to: UInt8.self)) + 1
+        }
+        return count
+    }
+
     /// The offset of a `<name` at the start of a line after the middle of `bytes`.
-    private static func documentBoundary(in bytes: [UInt8]) -> Int? {
+    private static func documentBoundary(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         var index = bytes.count / 2
         while index + 2 < bytes.count {
             if bytes[index] == 0x0A, bytes[index + 1] == UInt8(ascii: "<"),

@@ -76,7 +76,9 @@ extension CPUMap {
         inventory.hosts.reserveCapacity(files.count)
         for (done, file) in files.enumerated() {
             do {
-                inventory.hosts += try readHostCPUs(contentsOf: file)
+                let cpus = try readHostCPUs(contentsOf: file)
+                // A fleet file's 100,000 CPUs become the inventory's as they are, not copied beside it.
+                if inventory.hosts.isEmpty { inventory.hosts = cpus } else { inventory.hosts += cpus }
             } catch {
                 guard keepGoing else { throw error }
                 inventory.skipped.append(error)

@@ -81,6 +81,29 @@ enum FileSystem {
         return bytes
     }
 
+    /// The content of the regular file `path` in pages of its own (see
+    /// `PagedBytes`), for files of at least `minimumSize` bytes; nil for
+    /// standard input, anything but a regular file, a smaller file, or one
+    /// that changes size while read, which `read(_:limit:)` reads instead
+    /// (and refuses, where it must, with its reasons).
+    ///
+    /// - Throws: `CPUCompatError.unreadable` naming the path and the reason.
+    static func readPaged(_ path: String, minimumSize: Int, limit: Int = maximumFileSize) throws(CPUCompatError) -> PagedBytes? {
+        guard path != "-" else { return nil }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { throw .unreadable(path: path, reason: describe(errno)) }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .unreadable(path: path, reason: describe(errno)) }
+        guard status.st_mode & S_IFMT == S_IFREG, Int(status.st_size) >= minimumSize else { return nil }
+        guard Int(status.st_size) <= limit else { throw .unreadable(path: path, reason: "is larger than \(limit >> 20) MiB") }
+        do {
+            return try PagedBytes.read(descriptor: descriptor, size: Int(status.st_size))
+        } catch {
+            throw .unreadable(path: path, reason: describe(error.code))
+        }
+    }
+
     /// Whether `path` names a directory.
     static func isDirectory(_ path: String) -> Bool {
         var status = stat()

@@ -237,6 +237,12 @@ public struct CPUArchitecture: Hashable, Sendable, CustomStringConvertible {
         featureIndexByName[name].map { features[$0] }
     }
 
+    /// The index of the feature called `name` or having it as an alias: for
+    /// callers that need only the index, without copying the feature.
+    func featureIndex(named name: String) -> Int? {
+        featureIndexByName[name]
+    }
+
     /// The model called `name`.
     ///
     /// - Parameter name: The model name, case-sensitive (`Haswell-noTSX-IBRS`).

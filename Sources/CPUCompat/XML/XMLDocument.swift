@@ -120,9 +120,13 @@ struct XMLElementSequence: Sequence {
 extension String {
     /// The string without XML white space (space, tab, CR, LF) at either end.
     func trimmingXMLWhitespace() -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
-        guard let start = firstIndex(where: { !isSpace($0) }),
-              let end = lastIndex(where: { !isSpace($0) }) else { return "" }
-        return String(self[start...end])
+        // XML's white space is four ASCII bytes, so the bytes are trimmed, not
+        // the characters (which cost a grapheme break test each); the cut
+        // falls next to an ASCII byte, on a character boundary.
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        guard let start = utf8.firstIndex(where: { !isSpace($0) }),
+              let end = utf8.lastIndex(where: { !isSpace($0) }) else { return "" }
+        if start == utf8.startIndex, utf8.index(after: end) == utf8.endIndex { return self }
+        return String(decoding: utf8[start...end], as: UTF8.self)
     }
 }

@@ -12,6 +12,11 @@ enum XMLInput {
     /// Refuses, before libxml2 sees them, an empty document, one with a
     /// DOCTYPE, and one with a start tag of more than `maximumAttributes` attributes.
     static func check(_ bytes: [UInt8], path: String, maximumAttributes: Int = maximumAttributes) throws(CPUCompatError) {
+        try bytes.withUnsafeBufferPointer { buffer throws(CPUCompatError) in try check(buffer, path: path, maximumAttributes: maximumAttributes) }
+    }
+
+    /// The same for bytes the caller holds.
+    static func check(_ bytes: UnsafeBufferPointer<UInt8>, path: String, maximumAttributes: Int = maximumAttributes) throws(CPUCompatError) {
         guard bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else {
             throw .malformedXML(path: path, line: nil, message: "the file is empty")
         }
@@ -32,41 +37,40 @@ enum XMLInput {
     /// attributes. Each attribute is `=` and a quote (white space allowed
     /// between), and no `<` can occur in a start tag, so counting those
     /// between one `<` and the next bounds every tag's attributes, in one pass.
-    private static func lineOfCrowdedTag(_ bytes: [UInt8], limit: Int) -> Int? {
+    private static func lineOfCrowdedTag(_ bytes: UnsafeBufferPointer<UInt8>, limit: Int) -> Int? {
         // memchr hops from one `=` to the next and checks for a `<` in between:
         // a fraction of an instruction per byte, since every file is checked.
-        bytes.withUnsafeBytes { buffer -> Int? in
-            guard let base = buffer.baseAddress else { return nil }
-            let end = buffer.count
-            func find(_ byte: UInt8, from start: Int) -> Int {
-                guard start < end, let found = memchr(base + start, Int32(byte), end - start) else { return end }
-                return base.distance(to: UnsafeRawPointer(found))
-            }
-            var count = 0
-            var nextOpen = find(UInt8(ascii: "<"), from: 0)
-            var equals = find(UInt8(ascii: "="), from: 0)
-            while equals < end {
-                if equals > nextOpen {
-                    count = 0
-                    nextOpen = find(UInt8(ascii: "<"), from: equals)
-                }
-                var next = equals + 1
-                while next < end, buffer[next] == 0x20 || buffer[next] == 0x09 || buffer[next] == 0x0A || buffer[next] == 0x0D { next += 1 }
-                if next < end, buffer[next] == UInt8(ascii: "'") || buffer[next] == UInt8(ascii: "\"") {
-                    count += 1
-                    if count > limit {
-                        let tag = buffer[..<equals].lastIndex(of: UInt8(ascii: "<")) ?? 0
-                        return 1 + buffer[..<tag].filter { $0 == 0x0A }.count
-                    }
-                }
-                equals = find(UInt8(ascii: "="), from: equals + 1)
-            }
-            return nil
+        let buffer = UnsafeRawBufferPointer(bytes)
+        guard let base = buffer.baseAddress else { return nil }
+        let end = buffer.count
+        func find(_ byte: UInt8, from start: Int) -> Int {
+            guard start < end, let found = memchr(base + start, Int32(byte), end - start) else { return end }
+            return base.distance(to: UnsafeRawPointer(found))
         }
+        var count = 0
+        var nextOpen = find(UInt8(ascii: "<"), from: 0)
+        var equals = find(UInt8(ascii: "="), from: 0)
+        while equals < end {
+            if equals > nextOpen {
+                count = 0
+                nextOpen = find(UInt8(ascii: "<"), from: equals)
+            }
+            var next = equals + 1
+            while next < end, buffer[next] == 0x20 || buffer[next] == 0x09 || buffer[next] == 0x0A || buffer[next] == 0x0D { next += 1 }
+            if next < end, buffer[next] == UInt8(ascii: "'") || buffer[next] == UInt8(ascii: "\"") {
+                count += 1
+                if count > limit {
+                    let tag = buffer[..<equals].lastIndex(of: UInt8(ascii: "<")) ?? 0
+                    return 1 + buffer[..<tag].filter { $0 == 0x0A }.count
+                }
+            }
+            equals = find(UInt8(ascii: "="), from: equals + 1)
+        }
+        return nil
     }
 
     /// The offset just past an XML declaration at the start of `bytes`.
-    static func declarationEnd(_ bytes: ArraySlice<UInt8>) -> Int? {
+    static func declarationEnd<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bytes.Index? where Bytes.Index == Int {
         var index = bytes.startIndex
         while index + 1 < bytes.endIndex {
             if bytes[index] == UInt8(ascii: "?"), bytes[index + 1] == UInt8(ascii: ">") { return index + 2 }
@@ -76,7 +80,7 @@ enum XMLInput {
     }
 
     /// The line of a `<!DOCTYPE` in the prolog, before the root element.
-    private static func doctypeLine(_ bytes: [UInt8]) -> Int? {
+    private static func doctypeLine(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         var index = 0
         var line = 1
         func skip(until terminator: [UInt8]) {

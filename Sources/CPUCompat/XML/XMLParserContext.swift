@@ -13,12 +13,14 @@ final class XMLParserContext {
     private let diagnostics = XMLDiagnosticCollector()
     /// Where a DOCTYPE stopped the parse, if one did.
     fileprivate(set) var doctypeLine: Int?
-    /// Receives the events of a streaming parse.
-    fileprivate var handler: (any XMLStreamHandler)?
+    /// Receives the events of a streaming parse: a constant, since a
+    /// variable would cost an exclusivity check on every event.
+    fileprivate let handler: (any XMLStreamHandler)?
 
-    private init(pointer: xmlParserCtxtPtr, path: String) {
+    private init(pointer: xmlParserCtxtPtr, path: String, handler: (any XMLStreamHandler)? = nil) {
         self.pointer = pointer
         self.path = path
+        self.handler = handler
         pointer.pointee._private = Unmanaged.passUnretained(self).toOpaque()
         // A DOCTYPE the byte check cannot see (UTF-16) stops the parse before its entities are used.
         pointer.pointee.sax.pointee.internalSubset = { context, _, _, _ in
@@ -42,17 +44,48 @@ final class XMLParserContext {
         return XMLParserContext(pointer: pointer, path: path)
     }
 
-    /// A context that streams `input`, which must stay valid while the context parses.
+    /// A context that streams `input` to `handler`; `input` must stay valid
+    /// and unchanged while the context parses.
     ///
+    /// - Parameter inPlace: Whether a zero byte follows `input`: libxml2
+    ///   reads up to such a terminator, so only then can it read the bytes
+    ///   where they lie; otherwise it reads a copy of them.
     /// - Throws: `CPUCompatError.malformedXML` when the input is too large for libxml2 or memory runs out.
-    static func forStream(of input: UnsafeBufferPointer<UInt8>, path: String) throws(CPUCompatError) -> XMLParserContext {
+    static func forStream(of input: UnsafeBufferPointer<UInt8>, path: String, to handler: any XMLStreamHandler,
+                          inPlace: Bool = false) throws(CPUCompatError) -> XMLParserContext {
         XMLSafety.installOnce()
         guard input.count <= Int(Int32.max) else { throw .malformedXML(path: path, line: nil, message: "the file is too large") }
-        guard let base = input.baseAddress,
-              let pointer = base.withMemoryRebound(to: CChar.self, capacity: input.count, {
-                  xmlCreateMemoryParserCtxt($0, Int32(input.count))
-              }) else { throw .malformedXML(path: path, line: nil, message: "out of memory") }
-        return XMLParserContext(pointer: pointer, path: path)
+        let outOfMemory = CPUCompatError.malformedXML(path: path, line: nil, message: "out of memory")
+        guard let base = UnsafeRawPointer(input.baseAddress)?.assumingMemoryBound(to: CChar.self) else { throw outOfMemory }
+        guard inPlace else {
+            guard let pointer = xmlCreateMemoryParserCtxt(base, Int32(input.count)) else { throw outOfMemory }
+            return XMLParserContext(pointer: pointer, path: path, handler: handler)
+        }
+        guard let pointer = xmlNewParserCtxt() else { throw outOfMemory }
+        let context = XMLParserContext(pointer: pointer, path: path, handler: handler)
+        // A static buffer is libxml2's reading in place, where xmlCreateMemoryParserCtxt copies the whole file first.
+        guard let buffer = xmlParserInputBufferCreateStatic(base, Int32(input.count), XML_CHAR_ENCODING_NONE) else { throw outOfMemory }
+        guard let stream = xmlNewIOInputStream(pointer, buffer, XML_CHAR_ENCODING_NONE) else {
+            xmlFreeParserInputBuffer(buffer)
+            throw outOfMemory
+        }
+        guard inputPush(pointer, stream) >= 0 else {
+            xmlFreeInputStream(stream)
+            throw outOfMemory
+        }
+        return context
+    }
+
+    /// A context that is given its input in pieces (`push(_:terminate:)`),
+    /// holding only what it has not parsed yet, and streams it to `handler`.
+    ///
+    /// - Throws: `CPUCompatError.malformedXML` when memory runs out.
+    static func forPush(path: String, to handler: any XMLStreamHandler) throws(CPUCompatError) -> XMLParserContext {
+        XMLSafety.installOnce()
+        guard let pointer = xmlCreatePushParserCtxt(nil, nil, nil, 0, nil) else {
+            throw .malformedXML(path: path, line: nil, message: "out of memory")
+        }
+        return XMLParserContext(pointer: pointer, path: path, handler: handler)
     }
 
     /// Runs `parse` with this thread's libxml2 diagnostics collected here.
@@ -96,8 +129,15 @@ final class XMLParserContext {
         context?.assumingMemoryBound(to: xmlParserCtxt.self)
     }
 
-    /// Sets the handler a streaming parse delivers its events to.
-    func deliver(to handler: any XMLStreamHandler) { self.handler = handler }
+    /// Gives a push context (`forPush(path:)`) its next piece of input, at
+    /// most `Int32.max` bytes; `terminate` says it is the last.
+    ///
+    /// - Returns: False once the parse has stopped (a DOCTYPE, or a fatal
+    ///   error), when there is no point in pushing more.
+    func push(_ bytes: UnsafeBufferPointer<UInt8>, terminate: Bool = false) -> Bool {
+        let status = bytes.withMemoryRebound(to: CChar.self) { xmlParseChunk(pointer, $0.baseAddress, Int32($0.count), terminate ? 1 : 0) }
+        return status == 0 && pointer.pointee.disableSAX == 0 && pointer.pointee.instate != XML_PARSER_EOF
+    }
 }
 
 /// Why a parse failed.

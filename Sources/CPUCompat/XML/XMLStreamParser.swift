@@ -165,31 +165,75 @@ enum XMLStreamParser {
     static func parse(_ bytes: [UInt8], path: String, wrapper: String? = nil, encoding: XMLInputEncoding = .declared,
                       maximumAttributes: Int = XMLInput.maximumAttributes, acceptsContentAfterRoot: Bool = false,
                       handler: any XMLStreamHandler) throws(CPUCompatError) -> XMLStreamEnding {
-        try XMLInput.check(bytes, path: path, maximumAttributes: maximumAttributes)
-        var input = bytes
-        if let wrapper {
-            var body = bytes[...]
-            // A byte order mark is the file's, not content inside the wrapper.
-            if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
-            if body.starts(with: Array("<?xml".utf8)), let end = XMLInput.declarationEnd(body) { body = body[end...] }
-            input = Array("<\(wrapper)>".utf8)
-            input.reserveCapacity(body.count + 2 * input.count + 1)
-            input += body
-            input += Array("</\(wrapper)>".utf8)
+        try bytes.withUnsafeBufferPointer { buffer throws(CPUCompatError) in
+            try parse(buffer, path: path, wrapper: wrapper, encoding: encoding, maximumAttributes: maximumAttributes,
+                      acceptsContentAfterRoot: acceptsContentAfterRoot, handler: handler)
         }
-        let failure: XMLParseFailure? = try input.withUnsafeBufferPointer { buffer throws(CPUCompatError) in
-            let context = try XMLParserContext.forStream(of: buffer, path: path)
-            context.deliver(to: handler)
+    }
+
+    /// The same for bytes the caller holds (`bytes` must stay valid during
+    /// the call).
+    ///
+    /// - Parameters:
+    ///   - zeroTerminated: Whether a zero byte follows `bytes`, so that
+    ///     libxml2 can read them where they lie instead of copying them all
+    ///     (with a wrapper, it never copies more than a piece at a time).
+    ///   - checked: Whether the caller has made `XMLInput.check` on bytes
+    ///     that include these (a part of a file, checked as a whole).
+    ///   - given: With a wrapper, called after each piece of the bytes is
+    ///     given to libxml2 with how many have been: libxml2 keeps its own
+    ///     copy of what it has not parsed yet, so the caller may discard them.
+    @discardableResult
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, path: String, wrapper: String? = nil, encoding: XMLInputEncoding = .declared,
+                      maximumAttributes: Int = XMLInput.maximumAttributes, acceptsContentAfterRoot: Bool = false,
+                      zeroTerminated: Bool = false, checked: Bool = false, given: ((Int) -> Void)? = nil,
+                      handler: any XMLStreamHandler) throws(CPUCompatError) -> XMLStreamEnding {
+        if !checked { try XMLInput.check(bytes, path: path, maximumAttributes: maximumAttributes) }
+        let context: XMLParserContext
+        if let wrapper {
+            context = try .forPush(path: path, to: handler)
+            installHandlers(on: context)
+            context.parse { _ in
+                context.use(.safe, encoding: encoding)
+                pushWrapped(bytes, in: wrapper, to: context, given: given)
+            }
+        } else {
+            context = try .forStream(of: bytes, path: path, to: handler, inPlace: zeroTerminated)
             installHandlers(on: context)
             context.parse { parser in
                 context.use(.safe, encoding: encoding)
                 _ = xmlParseDocument(parser)
             }
-            return context.failure
         }
-        guard let failure else { return .endOfDocument }
+        guard let failure = context.failure else { return .endOfDocument }
         if acceptsContentAfterRoot, failure.isContentAfterRoot { return .contentAfterRoot }
         throw failure.error(path: path)
+    }
+
+    /// The bytes the push parser is given at a time: large enough that the
+    /// calls cost nothing, small enough that libxml2's copy of what it has
+    /// not parsed yet stays small beside the file.
+    private static let pushChunkSize = 256 << 10
+
+    /// Pushes `bytes` to `context` as the content of a `wrapper` element:
+    /// the wrapper's tags are pushed on their own, so that the file is never
+    /// copied to put them around it. A byte order mark and an XML declaration
+    /// at the start are the file's, not content, and are skipped.
+    private static func pushWrapped(_ bytes: UnsafeBufferPointer<UInt8>, in wrapper: String, to context: XMLParserContext,
+                                    given: ((Int) -> Void)?) {
+        var body = bytes[...]
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
+        if body.starts(with: "<?xml".utf8), let end = XMLInput.declarationEnd(body) { body = body[end...] }
+        let opening = Array("<\(wrapper)>".utf8), closing = Array("</\(wrapper)>".utf8)
+        guard opening.withUnsafeBufferPointer({ context.push($0) }) else { return }
+        var start = body.startIndex
+        while start < body.endIndex {
+            let end = min(start + pushChunkSize, body.endIndex)
+            guard context.push(UnsafeBufferPointer(rebasing: bytes[start..<end])) else { return }
+            given?(end)
+            start = end
+        }
+        _ = closing.withUnsafeBufferPointer { context.push($0, terminate: true) }
     }
 
     /// Points the parser's SAX callbacks at the context's handler; the
