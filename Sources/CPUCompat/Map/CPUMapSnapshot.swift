@@ -108,8 +108,17 @@ extension CPUMap {
             models = []
         }
 
+        // One buffer each for a line's fields and attributes, reused line
+        // after line: the built-in map is ~600 lines read on every run.
+        var fields: [ArraySlice<UInt8>] = []
+        var attributes: [SnapshotField] = []
+        var parts: [ArraySlice<UInt8>] = []
         var lineNumber = 0
-        for line in split(bytes[...], UInt8(ascii: "\n")) {
+        var lineStart = bytes.startIndex
+        while lineStart < bytes.endIndex {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
+            let line = bytes[lineStart..<lineEnd]
+            lineStart = lineEnd + 1
             lineNumber += 1
             if line.isEmpty { continue }
             // Made only when needed: the description is a String, and there are hundreds of lines.
@@ -122,34 +131,38 @@ extension CPUMap {
                 }
                 continue
             }
-            let fields = split(line, UInt8(ascii: " ")).filter { !$0.isEmpty }
+            split(line, UInt8(ascii: " "), into: &fields, omittingEmpty: true)
             guard fields.count >= 2 else { throw bad() }
             let name = unescape(fields[1])
-            let attributes = fields.dropFirst(2).map(SnapshotField.init)
-            func value(_ key: String) -> ArraySlice<UInt8>? { attributes.first { $0.key.elementsEqual(key.utf8) }?.value }
-            func string(_ key: String) -> String? { value(key).map(unescape) }
+            attributes.removeAll(keepingCapacity: true)
+            for field in fields.dropFirst(2) { attributes.append(SnapshotField(field)) }
+            func value(_ key: StaticString) -> ArraySlice<UInt8>? {
+                let key = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+                return attributes.first { $0.key.elementsEqual(key) }?.value
+            }
+            func string(_ key: StaticString) -> String? { value(key).map(unescape) }
 
-            switch String(decoding: fields[0], as: UTF8.self) {
-            case "libvirt":
+            switch SnapshotKeyword(fields[0]) {
+            case .libvirt:
                 libvirtVersion = name
-            case "provenance":
+            case .provenance:
                 provenance = String(decoding: line.dropFirst("provenance ".utf8.count), as: UTF8.self)
-            case "fingerprint":
+            case .fingerprint:
                 fingerprint = name
-            case "arch":
+            case .arch:
                 finishArchitecture()
                 currentName = name
-            case "vendor":
+            case .vendor:
                 guard currentName != nil else { throw bad() }
                 vendors.append(CPUVendor(name: name, string: string("string"), value: string("value")))
-            case "feature":
+            case .feature:
                 guard currentName != nil else { throw bad() }
                 let index = features.count
                 var aliases: [CPUFeature.Alias] = []
                 var bits: [CPUFeature.Bit] = []
                 var migratable = true
                 for attribute in attributes {
-                    let parts = split(attribute.value, UInt8(ascii: "/"))
+                    split(attribute.value, UInt8(ascii: "/"), into: &parts)
                     switch String(decoding: attribute.key, as: UTF8.self) {
                     case "alias" where parts.count == 2:
                         aliases.append(.init(name: unescape(parts[0]), source: parts[1].elementsEqual("-".utf8) ? nil : unescape(parts[1])))
@@ -167,7 +180,7 @@ extension CPUMap {
                     }
                 }
                 features.append(CPUFeature(name: name, index: index, aliases: aliases, isMigratable: migratable, bits: bits))
-            case "model":
+            case .model:
                 guard currentName != nil, let featureWords = value("features"),
                       let modelFeatures = FeatureSet(hexWords: featureWords),
                       let retired = retiredOrder(value("retired"), legacySet: value("removed")),
@@ -176,7 +189,7 @@ extension CPUMap {
                 let decode = split(value("decode") ?? [], UInt8(ascii: ","))
                 var signatures: [CPUSignature] = []
                 for attribute in attributes where attribute.key.elementsEqual("sig".utf8) {
-                    let parts = split(attribute.value, UInt8(ascii: "/"))
+                    split(attribute.value, UInt8(ascii: "/"), into: &parts)
                     guard parts.count >= 2, let family = decimal(parts[0]), let number = decimal(parts[1]) else { throw bad() }
                     var steppings: ClosedRange<Int>?
                     if parts.count == 3 {
@@ -193,7 +206,7 @@ extension CPUMap {
                     signatures: signatures,
                     processorVersions: attributes.filter { $0.key.elementsEqual("pvr".utf8) }.map { unescape($0.value) },
                     features: modelFeatures, retiredFeatureOrder: retired))
-            default:
+            case nil:
                 throw bad()
             }
         }
@@ -222,8 +235,40 @@ private struct SnapshotField {
     }
 }
 
+/// The word that starts a snapshot line.
+private enum SnapshotKeyword {
+    case libvirt, provenance, fingerprint, arch, vendor, feature, model
+
+    init?(_ word: ArraySlice<UInt8>) {
+        // Told apart by length and first byte, as nearly every line is a feature or a model.
+        switch (word.count, word.first) {
+        case (7, UInt8(ascii: "f")?) where word.elementsEqual("feature".utf8): self = .feature
+        case (5, UInt8(ascii: "m")?) where word.elementsEqual("model".utf8): self = .model
+        case (6, UInt8(ascii: "v")?) where word.elementsEqual("vendor".utf8): self = .vendor
+        case (4, UInt8(ascii: "a")?) where word.elementsEqual("arch".utf8): self = .arch
+        case (7, UInt8(ascii: "l")?) where word.elementsEqual("libvirt".utf8): self = .libvirt
+        case (10, UInt8(ascii: "p")?) where word.elementsEqual("provenance".utf8): self = .provenance
+        case (11, UInt8(ascii: "f")?) where word.elementsEqual("fingerprint".utf8): self = .fingerprint
+        default: return nil
+        }
+    }
+}
+
 private func split(_ bytes: ArraySlice<UInt8>, _ separator: UInt8) -> [ArraySlice<UInt8>] {
     bytes.split(separator: separator, omittingEmptySubsequences: false)
+}
+
+/// `bytes` split at `separator` into `pieces`, whose capacity is kept for the next line.
+private func split(_ bytes: ArraySlice<UInt8>, _ separator: UInt8, into pieces: inout [ArraySlice<UInt8>],
+                   omittingEmpty: Bool = false) {
+    pieces.removeAll(keepingCapacity: true)
+    var start = bytes.startIndex
+    while true {
+        let end = bytes[start...].firstIndex(of: separator) ?? bytes.endIndex
+        if !omittingEmpty || end > start { pieces.append(bytes[start..<end]) }
+        guard end < bytes.endIndex else { return }
+        start = end + 1
+    }
 }
 
 /// A model's retired features: version 2's ordered `retired=3,1` list, or
@@ -273,9 +318,22 @@ extension CPUMap {
 }
 
 private func unescape(_ field: ArraySlice<UInt8>) -> String {
-    let text = String(decoding: field, as: UTF8.self)
-    guard field.contains(UInt8(ascii: "%")) else { return text }
-    return text.replacingAll("%20", with: " ").replacingAll("%25", with: "%")
+    guard field.contains(UInt8(ascii: "%")) else { return String(decoding: field, as: UTF8.self) }
+    var bytes: [UInt8] = []
+    var index = field.startIndex
+    while index < field.endIndex {
+        if field[index] == UInt8(ascii: "%"), field[index...].starts(with: "%20".utf8) {
+            bytes.append(UInt8(ascii: " "))
+            index += 3
+        } else if field[index] == UInt8(ascii: "%"), field[index...].starts(with: "%25".utf8) {
+            bytes.append(UInt8(ascii: "%"))
+            index += 3
+        } else {
+            bytes.append(field[index])
+            index += 1
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 extension String {
