@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// cpucompat's compact text form of a CPU map, used for the built-in map.
 ///
 /// One definition a line, `key=value` fields separated by spaces, model
@@ -136,10 +142,7 @@ extension CPUMap {
             let name = unescape(fields[1])
             attributes.removeAll(keepingCapacity: true)
             for field in fields.dropFirst(2) { attributes.append(SnapshotField(field)) }
-            func value(_ key: StaticString) -> ArraySlice<UInt8>? {
-                let key = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
-                return attributes.first { $0.key.elementsEqual(key) }?.value
-            }
+            func value(_ key: StaticString) -> ArraySlice<UInt8>? { attributes.first { $0.key.is(key) }?.value }
             func string(_ key: StaticString) -> String? { value(key).map(unescape) }
 
             switch SnapshotKeyword(fields[0]) {
@@ -163,17 +166,17 @@ extension CPUMap {
                 var migratable = true
                 for attribute in attributes {
                     split(attribute.value, UInt8(ascii: "/"), into: &parts)
-                    switch String(decoding: attribute.key, as: UTF8.self) {
-                    case "alias" where parts.count == 2:
-                        aliases.append(.init(name: unescape(parts[0]), source: parts[1].elementsEqual("-".utf8) ? nil : unescape(parts[1])))
-                    case "cpuid" where parts.count == 4:
+                    switch attribute.key {
+                    case let key where key.is("alias") && parts.count == 2:
+                        aliases.append(.init(name: unescape(parts[0]), source: parts[1].is("-") ? nil : unescape(parts[1])))
+                    case let key where key.is("cpuid") && parts.count == 4:
                         guard let leaf = hexNumber(parts[0]), let mask = hexNumber(parts[3]),
                               let register = CPUFeature.Register(rawValue: String(decoding: parts[2], as: UTF8.self)) else { throw bad() }
                         bits.append(.cpuid(leaf: leaf, subleaf: hexNumber(parts[1]), register: register, mask: mask))
-                    case "msr" where parts.count == 3:
+                    case let key where key.is("msr") && parts.count == 3:
                         guard let msr = hexNumber(parts[0]), let edx = hexNumber(parts[1]), let eax = hexNumber(parts[2]) else { throw bad() }
                         bits.append(.msr(index: msr, edx: edx, eax: eax))
-                    case "nomigrate":
+                    case let key where key.is("nomigrate"):
                         migratable = false
                     default:
                         throw bad()
@@ -188,7 +191,7 @@ extension CPUMap {
                 else { throw bad() }
                 let decode = split(value("decode") ?? [], UInt8(ascii: ","))
                 var signatures: [CPUSignature] = []
-                for attribute in attributes where attribute.key.elementsEqual("sig".utf8) {
+                for attribute in attributes where attribute.key.is("sig") {
                     split(attribute.value, UInt8(ascii: "/"), into: &parts)
                     guard parts.count >= 2, let family = decimal(parts[0]), let number = decimal(parts[1]) else { throw bad() }
                     var steppings: ClosedRange<Int>?
@@ -201,10 +204,10 @@ extension CPUMap {
                 }
                 models.append(CPUModel(
                     name: name, index: models.count, vendor: string("vendor"), parent: string("parent"),
-                    decodesHost: decode.contains { $0.elementsEqual("host".utf8) },
-                    decodesGuest: decode.contains { $0.elementsEqual("guest".utf8) },
+                    decodesHost: decode.contains { $0.is("host") },
+                    decodesGuest: decode.contains { $0.is("guest") },
                     signatures: signatures,
-                    processorVersions: attributes.filter { $0.key.elementsEqual("pvr".utf8) }.map { unescape($0.value) },
+                    processorVersions: attributes.filter { $0.key.is("pvr") }.map { unescape($0.value) },
                     features: modelFeatures, retiredFeatureOrder: retired))
             case nil:
                 throw bad()
@@ -235,22 +238,30 @@ private struct SnapshotField {
     }
 }
 
+extension ArraySlice<UInt8> {
+    /// Whether the bytes are `word`'s: one `memcmp`, where `elementsEqual`
+    /// walks both sequences through their iterators.
+    fileprivate func `is`(_ word: StaticString) -> Bool {
+        count == word.utf8CodeUnitCount && withUnsafeBufferPointer { bytes in
+            bytes.isEmpty || memcmp(bytes.baseAddress!, word.utf8Start, bytes.count) == 0
+        }
+    }
+}
+
 /// The word that starts a snapshot line.
 private enum SnapshotKeyword {
     case libvirt, provenance, fingerprint, arch, vendor, feature, model
 
     init?(_ word: ArraySlice<UInt8>) {
-        // Told apart by length and first byte, as nearly every line is a feature or a model.
-        switch (word.count, word.first) {
-        case (7, UInt8(ascii: "f")?) where word.elementsEqual("feature".utf8): self = .feature
-        case (5, UInt8(ascii: "m")?) where word.elementsEqual("model".utf8): self = .model
-        case (6, UInt8(ascii: "v")?) where word.elementsEqual("vendor".utf8): self = .vendor
-        case (4, UInt8(ascii: "a")?) where word.elementsEqual("arch".utf8): self = .arch
-        case (7, UInt8(ascii: "l")?) where word.elementsEqual("libvirt".utf8): self = .libvirt
-        case (10, UInt8(ascii: "p")?) where word.elementsEqual("provenance".utf8): self = .provenance
-        case (11, UInt8(ascii: "f")?) where word.elementsEqual("fingerprint".utf8): self = .fingerprint
-        default: return nil
-        }
+        // Nearly every line is a feature or a model.
+        if word.is("feature") { self = .feature }
+        else if word.is("model") { self = .model }
+        else if word.is("vendor") { self = .vendor }
+        else if word.is("arch") { self = .arch }
+        else if word.is("libvirt") { self = .libvirt }
+        else if word.is("provenance") { self = .provenance }
+        else if word.is("fingerprint") { self = .fingerprint }
+        else { return nil }
     }
 }
 
