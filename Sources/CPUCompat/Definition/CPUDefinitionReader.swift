@@ -22,7 +22,7 @@ public enum CPUDefinitionReader {
         guard let file = try FileSystem.readPaged(path, minimumSize: ConcatenatedDocuments.halvesThreshold) else {
             return try read(FileSystem.read(path), path: path)
         }
-        return try read(file.bytes, path: path, zeroTerminated: true) { () throws(CPUCompatError) in
+        return try read(file.bytes, path: path, copying: false) { () throws(CPUCompatError) in
             try ConcatenatedDocuments.read(file, path: path)
         }
     }
@@ -36,7 +36,7 @@ public enum CPUDefinitionReader {
     /// - Throws: `CPUCompatError` when the bytes are malformed or hold no CPU.
     public static func read(_ bytes: [UInt8], path: String) throws(CPUCompatError) -> [CPUDefinition] {
         try bytes.withUnsafeBufferPointer { buffer throws(CPUCompatError) in
-            try read(buffer, path: path, zeroTerminated: false) { () throws(CPUCompatError) in
+            try read(buffer, path: path, copying: true) { () throws(CPUCompatError) in
                 try ConcatenatedDocuments.read(bytes, path: path)
             }
         }
@@ -44,10 +44,10 @@ public enum CPUDefinitionReader {
 
     /// Reads `bytes` as one document, or, when a second follows the first,
     /// as several with `readConcatenated`.
-    private static func read(_ bytes: UnsafeBufferPointer<UInt8>, path: String, zeroTerminated: Bool,
+    private static func read(_ bytes: UnsafeBufferPointer<UInt8>, path: String, copying: Bool,
                              readConcatenated: () throws(CPUCompatError) -> [CPUDefinition]) throws(CPUCompatError) -> [CPUDefinition] {
         let collector = CPUCollector(path: path)
-        switch try XMLStreamParser.parse(bytes, path: path, acceptsContentAfterRoot: true, zeroTerminated: zeroTerminated,
+        switch try XMLStreamParser.parse(bytes, path: path, acceptsContentAfterRoot: true, copying: copying,
                                          handler: collector) {
         case .endOfDocument:
             return try collector.finish()

@@ -24,38 +24,65 @@ enum ConcatenatedDocuments {
             if let cut = halvesCut(in: buffer), let definitions = readInHalves(buffer, cut: cut, path: path, giveBack: nil) {
                 return definitions
             }
-            return try read(buffer, path: path)
+            return try readWhole(buffer, path: path)
         }
     }
 
     /// Reads the documents of a file held in pages of its own, giving each
     /// piece back once libxml2 has it, so that the file is not held beside
-    /// all that is read from it.
+    /// all that is read from it. Should that fail, the pages are gone: the
+    /// file is read again, whole and checked again (it may have changed),
+    /// for the authoritative result.
     ///
     /// - Throws: `CPUCompatError` with the first problem, naming `path`.
     static func read(_ file: PagedBytes, path: String) throws(CPUCompatError) -> [CPUDefinition] {
         let giveBack: @Sendable (Range<Int>) -> Void = { file.giveBack($0) }
-        guard let cut = halvesCut(in: file.bytes) else { return try read(file.bytes, path: path, giveBack: giveBack) }
-        if let definitions = readInHalves(file.bytes, cut: cut, path: path, giveBack: giveBack) { return definitions }
-        // The halves gave back what they read: the file is read again, whole,
-        // for the authoritative result (and checked again, as it may have changed).
+        if let cut = halvesCut(in: file.bytes) {
+            if let definitions = readInHalves(file.bytes, cut: cut, path: path, giveBack: giveBack) { return definitions }
+        } else if let definitions = try? read(file.bytes, path: path, lineOffset: 0, given: { giveBack(0..<$0) }) {
+            return definitions
+        }
         let again = try FileSystem.read(path)
         return try again.withUnsafeBufferPointer { buffer throws(CPUCompatError) in
             try XMLInput.check(buffer, path: path)
-            return try read(buffer, path: path)
+            return try readWhole(buffer, path: path)
+        }
+    }
+
+    /// Reads `bytes` whole, on one thread: the authoritative result.
+    ///
+    /// - Throws: The first problem; a DOCTYPE in a later document is refused
+    ///   for what it is, where libxml2 would call it bad element content.
+    private static func readWhole(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(CPUCompatError) -> [CPUDefinition] {
+        do {
+            return try read(bytes, path: path, lineOffset: 0, given: { _ in })
+        } catch {
+            if case .malformedXML = error, let line = doctypeLine(in: bytes) {
+                throw .malformedXML(path: path, line: line, message: XMLInput.refusedDoctype)
+            }
+            throw error
         }
     }
 
     /// Reads `bytes`, whose first line is line `lineOffset + 1` of the file,
-    /// giving back (through `giveBack`, in offsets of `bytes` shifted by
-    /// `start`) each piece libxml2 has been given.
-    private static func read(_ bytes: UnsafeBufferPointer<UInt8>, path: String, lineOffset: Int = 0,
-                             giveBack: ((Range<Int>) -> Void)? = nil, start: Int = 0) throws(CPUCompatError) -> [CPUDefinition] {
+    /// telling `given` how many of them libxml2 has been given.
+    private static func read(_ bytes: UnsafeBufferPointer<UInt8>, path: String, lineOffset: Int,
+                             given: (Int) -> Void) throws(CPUCompatError) -> [CPUDefinition] {
         let collector = CPUCollector(path: path, lineOffset: lineOffset, wrapped: true)
-        try XMLStreamParser.parse(bytes, path: path, wrapper: wrapper, checked: true,
-                                  given: giveBack.map { giveBack in { count in giveBack(start..<start + count) } },
-                                  handler: collector)
+        try XMLStreamParser.parseWrapped(bytes, path: path, in: wrapper, given: given, handler: collector)
         return try collector.finish()
+    }
+
+    /// The line of the first `<!DOCTYPE` in `bytes`, if any.
+    private static func doctypeLine(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var offset = 0
+        while let found = bytes[offset...].firstIndex(of: UInt8(ascii: "<")) {
+            if bytes[found...].starts(with: "<!DOCTYPE".utf8) {
+                return 1 + lineBreaks(in: UnsafeBufferPointer(rebasing: bytes[..<found]))
+            }
+            offset = found + 1
+        }
+        return nil
     }
 
     /// Where to cut a file of `halvesThreshold` bytes or more to read it as
@@ -77,8 +104,9 @@ enum ConcatenatedDocuments {
         // while both threads read: no copy of either.
         nonisolated(unsafe) let halves = [UnsafeBufferPointer(rebasing: bytes[..<cut]), UnsafeBufferPointer(rebasing: bytes[cut...])]
         DispatchQueue.concurrentPerform(iterations: 2) { half in
+            let start = half == 0 ? 0 : cut
             let definitions = try? read(halves[half], path: path, lineOffset: half == 0 ? 0 : firstLines,
-                                        giveBack: giveBack, start: half == 0 ? 0 : cut)
+                                        given: { count in giveBack?(start..<start + count) })
             results.withLock { $0[half] = definitions }
         }
         return results.withLock { slots in

@@ -17,8 +17,7 @@ final class PagedBytes: @unchecked Sendable {
     // before the value is shared; giving pages back is a system call on
     // pages that no one reads any more, safe from several threads.
 
-    /// The file's bytes, followed in the mapping by at least one zero byte
-    /// (libxml2 reads in place only input with such a terminator).
+    /// The file's bytes.
     var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: mapping.assumingMemoryBound(to: UInt8.self), count: count) }
     private var count = 0
     private let mapping: UnsafeMutableRawPointer

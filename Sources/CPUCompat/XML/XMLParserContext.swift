@@ -47,24 +47,31 @@ final class XMLParserContext {
     /// A context that streams `input` to `handler`; `input` must stay valid
     /// and unchanged while the context parses.
     ///
-    /// - Parameter inPlace: Whether a zero byte follows `input`: libxml2
-    ///   reads up to such a terminator, so only then can it read the bytes
-    ///   where they lie; otherwise it reads a copy of them.
+    /// - Parameter copying: Whether libxml2 copies the whole input first
+    ///   (`xmlCreateMemoryParserCtxt`), or reads it through a callback a
+    ///   piece at a time, as it reads a file. (libxml2 2.9's "static"
+    ///   buffers, which would read it in place, misread any document longer
+    ///   than a few kilobytes: their start moves when the parser shrinks
+    ///   them, and the parser's pointers do not follow.)
     /// - Throws: `CPUCompatError.malformedXML` when the input is too large for libxml2 or memory runs out.
     static func forStream(of input: UnsafeBufferPointer<UInt8>, path: String, to handler: any XMLStreamHandler,
-                          inPlace: Bool = false) throws(CPUCompatError) -> XMLParserContext {
+                          copying: Bool = true) throws(CPUCompatError) -> XMLParserContext {
         XMLSafety.installOnce()
         guard input.count <= Int(Int32.max) else { throw .malformedXML(path: path, line: nil, message: "the file is too large") }
         let outOfMemory = CPUCompatError.malformedXML(path: path, line: nil, message: "out of memory")
         guard let base = UnsafeRawPointer(input.baseAddress)?.assumingMemoryBound(to: CChar.self) else { throw outOfMemory }
-        guard inPlace else {
+        guard !copying else {
             guard let pointer = xmlCreateMemoryParserCtxt(base, Int32(input.count)) else { throw outOfMemory }
             return XMLParserContext(pointer: pointer, path: path, handler: handler)
         }
         guard let pointer = xmlNewParserCtxt() else { throw outOfMemory }
         let context = XMLParserContext(pointer: pointer, path: path, handler: handler)
-        // A static buffer is libxml2's reading in place, where xmlCreateMemoryParserCtxt copies the whole file first.
-        guard let buffer = xmlParserInputBufferCreateStatic(base, Int32(input.count), XML_CHAR_ENCODING_NONE) else { throw outOfMemory }
+        let reader = Unmanaged.passRetained(XMLInputReader(input)).toOpaque()
+        guard let buffer = xmlParserInputBufferCreateIO(XMLInputReader.read, XMLInputReader.close, reader, XML_CHAR_ENCODING_NONE) else {
+            Unmanaged<XMLInputReader>.fromOpaque(reader).release()
+            throw outOfMemory
+        }
+        // From here the buffer owns the reader: freeing it closes the reader.
         guard let stream = xmlNewIOInputStream(pointer, buffer, XML_CHAR_ENCODING_NONE) else {
             xmlFreeParserInputBuffer(buffer)
             throw outOfMemory
@@ -137,6 +144,31 @@ final class XMLParserContext {
     func push(_ bytes: UnsafeBufferPointer<UInt8>, terminate: Bool = false) -> Bool {
         let status = bytes.withMemoryRebound(to: CChar.self) { xmlParseChunk(pointer, $0.baseAddress, Int32($0.count), terminate ? 1 : 0) }
         return status == 0 && pointer.pointee.disableSAX == 0 && pointer.pointee.instate != XML_PARSER_EOF
+    }
+}
+
+/// Hands libxml2 the caller's bytes a piece at a time, as a file would.
+private final class XMLInputReader {
+    private let input: UnsafeBufferPointer<UInt8>
+    private var offset = 0
+
+    init(_ input: UnsafeBufferPointer<UInt8>) { self.input = input }
+
+    /// libxml2's read callback: copies up to `length` bytes to `buffer`.
+    static let read: xmlInputReadCallback = { context, buffer, length in
+        guard let context, let buffer, length > 0 else { return 0 }
+        let reader = Unmanaged<XMLInputReader>.fromOpaque(context).takeUnretainedValue()
+        let count = min(Int(length), reader.input.count - reader.offset)
+        guard count > 0, let base = reader.input.baseAddress else { return 0 }
+        UnsafeMutableRawPointer(buffer).copyMemory(from: base + reader.offset, byteCount: count)
+        reader.offset += count
+        return Int32(count)
+    }
+
+    /// libxml2's close callback: releases the reader.
+    static let close: xmlInputCloseCallback = { context in
+        if let context { Unmanaged<XMLInputReader>.fromOpaque(context).release() }
+        return 0
     }
 }
 

@@ -149,12 +149,9 @@ enum XMLStreamEnding {
 
 /// Streams a document to an `XMLStreamHandler` with cpucompat's safe options.
 enum XMLStreamParser {
-    /// Parses `bytes`, optionally inside a wrapper element (for files of
-    /// several concatenated top-level elements), delivering events to `handler`.
+    /// Parses `bytes`, delivering events to `handler`.
     ///
     /// - Parameters:
-    ///   - wrapper: If given, the bytes are parsed as the content of an element of this name;
-    ///     an XML declaration at their start is skipped. Line numbers stay those of the file.
     ///   - encoding: How to decode the bytes; `.utf8` ignores the declared encoding.
     ///   - maximumAttributes: The most attributes a start tag may have.
     ///   - acceptsContentAfterRoot: Whether content after the root element
@@ -162,52 +159,58 @@ enum XMLStreamParser {
     /// - Returns: How the parse ended.
     /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
     @discardableResult
-    static func parse(_ bytes: [UInt8], path: String, wrapper: String? = nil, encoding: XMLInputEncoding = .declared,
+    static func parse(_ bytes: [UInt8], path: String, encoding: XMLInputEncoding = .declared,
                       maximumAttributes: Int = XMLInput.maximumAttributes, acceptsContentAfterRoot: Bool = false,
                       handler: any XMLStreamHandler) throws(CPUCompatError) -> XMLStreamEnding {
         try bytes.withUnsafeBufferPointer { buffer throws(CPUCompatError) in
-            try parse(buffer, path: path, wrapper: wrapper, encoding: encoding, maximumAttributes: maximumAttributes,
+            try parse(buffer, path: path, encoding: encoding, maximumAttributes: maximumAttributes,
                       acceptsContentAfterRoot: acceptsContentAfterRoot, handler: handler)
         }
     }
 
-    /// The same for bytes the caller holds (`bytes` must stay valid during
-    /// the call).
+    /// The same for bytes the caller holds, which must stay valid during the call.
     ///
-    /// - Parameters:
-    ///   - zeroTerminated: Whether a zero byte follows `bytes`, so that
-    ///     libxml2 can read them where they lie instead of copying them all
-    ///     (with a wrapper, it never copies more than a piece at a time).
-    ///   - checked: Whether the caller has made `XMLInput.check` on bytes
-    ///     that include these (a part of a file, checked as a whole).
-    ///   - given: With a wrapper, called after each piece of the bytes is
-    ///     given to libxml2 with how many have been: libxml2 keeps its own
-    ///     copy of what it has not parsed yet, so the caller may discard them.
+    /// - Parameter copying: Whether libxml2 first copies the whole input
+    ///   (its memory parser: what byte offsets are read against), or reads
+    ///   it a piece at a time, as it reads a file (for a fleet file, whose
+    ///   copy would double the memory it takes).
     @discardableResult
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, path: String, wrapper: String? = nil, encoding: XMLInputEncoding = .declared,
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, path: String, encoding: XMLInputEncoding = .declared,
                       maximumAttributes: Int = XMLInput.maximumAttributes, acceptsContentAfterRoot: Bool = false,
-                      zeroTerminated: Bool = false, checked: Bool = false, given: ((Int) -> Void)? = nil,
-                      handler: any XMLStreamHandler) throws(CPUCompatError) -> XMLStreamEnding {
-        if !checked { try XMLInput.check(bytes, path: path, maximumAttributes: maximumAttributes) }
-        let context: XMLParserContext
-        if let wrapper {
-            context = try .forPush(path: path, to: handler)
-            installHandlers(on: context)
-            context.parse { _ in
-                context.use(.safe, encoding: encoding)
-                pushWrapped(bytes, in: wrapper, to: context, given: given)
-            }
-        } else {
-            context = try .forStream(of: bytes, path: path, to: handler, inPlace: zeroTerminated)
-            installHandlers(on: context)
-            context.parse { parser in
-                context.use(.safe, encoding: encoding)
-                _ = xmlParseDocument(parser)
-            }
+                      copying: Bool = true, handler: any XMLStreamHandler) throws(CPUCompatError) -> XMLStreamEnding {
+        try XMLInput.check(bytes, path: path, maximumAttributes: maximumAttributes)
+        let context = try XMLParserContext.forStream(of: bytes, path: path, to: handler, copying: copying)
+        installHandlers(on: context)
+        context.parse { parser in
+            context.use(.safe, encoding: encoding)
+            _ = xmlParseDocument(parser)
         }
         guard let failure = context.failure else { return .endOfDocument }
         if acceptsContentAfterRoot, failure.isContentAfterRoot { return .contentAfterRoot }
         throw failure.error(path: path)
+    }
+
+    /// Parses `bytes`, several top-level elements one after another, as the
+    /// content of an element called `wrapper`, delivering events to
+    /// `handler`; line numbers stay those of the bytes. A byte order mark and
+    /// an XML declaration at their start are skipped.
+    ///
+    /// The bytes are not checked (`XMLInput.check`): they are a part of a
+    /// file the caller has checked whole.
+    ///
+    /// - Parameter given: Called after each piece of the bytes is given to
+    ///   libxml2, with how many have been: libxml2 keeps its own copy of what
+    ///   it has not parsed yet, so the caller may discard them.
+    /// - Throws: `CPUCompatError.malformedXML` with the first error libxml2 reported.
+    static func parseWrapped(_ bytes: UnsafeBufferPointer<UInt8>, path: String, in wrapper: String,
+                             given: (Int) -> Void = { _ in }, handler: any XMLStreamHandler) throws(CPUCompatError) {
+        let context = try XMLParserContext.forPush(path: path, to: handler)
+        installHandlers(on: context)
+        context.parse { _ in
+            context.use(.safe, encoding: .declared)
+            pushWrapped(bytes, in: wrapper, to: context, given: given)
+        }
+        if let failure = context.failure { throw failure.error(path: path) }
     }
 
     /// The bytes the push parser is given at a time: large enough that the
@@ -220,7 +223,7 @@ enum XMLStreamParser {
     /// copied to put them around it. A byte order mark and an XML declaration
     /// at the start are the file's, not content, and are skipped.
     private static func pushWrapped(_ bytes: UnsafeBufferPointer<UInt8>, in wrapper: String, to context: XMLParserContext,
-                                    given: ((Int) -> Void)?) {
+                                    given: (Int) -> Void) {
         var body = bytes[...]
         if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
         if body.starts(with: "<?xml".utf8), let end = XMLInput.declarationEnd(body) { body = body[end...] }
@@ -230,7 +233,7 @@ enum XMLStreamParser {
         while start < body.endIndex {
             let end = min(start + pushChunkSize, body.endIndex)
             guard context.push(UnsafeBufferPointer(rebasing: bytes[start..<end])) else { return }
-            given?(end)
+            given(end)
             start = end
         }
         _ = closing.withUnsafeBufferPointer { context.push($0, terminate: true) }
