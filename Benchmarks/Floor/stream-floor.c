@@ -3,6 +3,10 @@
  * only streams the file through libxml2 costs, to measure cpucompat's reader
  * against (issue 13: "100,000 hosts at most 2 times the C libxml2 floor").
  *
+ * Its input is a file of <cpu> elements one after another, as
+ * Scripts/compare-with-virsh generates (it counts every <cpu>, so not a
+ * capabilities document, whose NUMA cells list <cpu>s too).
+ *
  * It does the least any reader must: the file read into memory once, parsed
  * with libxml2's push parser inside a wrapper element (the documents are
  * several top-level elements), and for each <cpu> the model and vendor text
