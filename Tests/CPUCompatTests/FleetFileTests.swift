@@ -153,6 +153,33 @@ private func readAlone(_ documents: [FleetDocument], path: String) throws -> [CP
         }
     }
 
+    @Test func aDeclarationOverTwoLinesKeepsTheLinesOfTheDocumentsAfterIt() throws {
+        let definitions = try CPUDefinitionReader.read(Array("""
+        <?xml version="1.0"
+          encoding="UTF-8"?>
+        <cpu><model>Haswell</model></cpu>
+        <cpu>
+          <model>Nehalem</model>
+          <feature policy='disable' name='sse4.2'/>
+        </cpu>
+        """.utf8), path: "two.xml")
+        #expect(definitions.map(\.line) == [3, 4])
+        #expect(definitions.last?.features.map(\.line) == [6])
+    }
+
+    /// The messages of a concatenated file's errors name the file's elements, never the wrapper they are read in.
+    @Test(arguments: [
+        ("<cpu><model>Haswell</model></cpu>\n<cpu><model>Nehalem</model></cpu>\n</extra>\n", 3, "an end tag </extra> closes no element"),
+        ("<cpu><model>Haswell</model></cpu>\n<cpu>\n  <model>Nehal", 3, "the file ends inside <model> of line 3: it is cut short"),
+    ])
+    func aBrokenConcatenatedFileIsDescribedInItsOwnTerms(text: String, line: Int, message: String) {
+        #expect {
+            _ = try CPUDefinitionReader.read(Array(text.utf8), path: "fleet.xml")
+        } throws: { error in
+            error as? CPUCompatError == .malformedXML(path: "fleet.xml", line: line, message: message)
+        }
+    }
+
     @Test func givenBackPagesReadAsZeroAndTheRestIsKept() throws {
         let folder = makeScratchDirectory()
         defer { removeTree(folder) }

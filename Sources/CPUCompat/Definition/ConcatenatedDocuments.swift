@@ -57,11 +57,29 @@ enum ConcatenatedDocuments {
         do {
             return try read(bytes, path: path, lineOffset: 0, given: { _ in })
         } catch {
-            if case .malformedXML = error, let line = doctypeLine(in: bytes) {
-                throw .malformedXML(path: path, line: line, message: XMLInput.refusedDoctype)
+            guard case let .malformedXML(_, line, message) = error else { throw error }
+            if let doctype = doctypeLine(in: bytes) {
+                throw .malformedXML(path: path, line: doctype, message: XMLInput.refusedDoctype)
             }
-            throw error
+            throw .malformedXML(path: path, line: line, message: withoutWrapper(message))
         }
+    }
+
+    /// libxml2's message for a tag that does not match, said without naming
+    /// the wrapper element, which is not in the file.
+    private static func withoutWrapper(_ message: String) -> String {
+        let mismatch = "Opening and ending tag mismatch: "
+        guard message.hasPrefix(mismatch), message.contains(wrapper) else { return message }
+        let parts = message.dropFirst(mismatch.count).split(separator: " ")
+        // "W line 1 and NAME": an end tag with no element open.
+        if parts.count == 5, parts[0] == wrapper, parts[3] == "and" {
+            return "an end tag </\(parts[4])> closes no element"
+        }
+        // "NAME line N and W": the file ends with NAME open.
+        if parts.count == 5, parts[4] == wrapper, parts[1] == "line" {
+            return "the file ends inside <\(parts[0])> of line \(parts[2]): it is cut short"
+        }
+        return message
     }
 
     /// Reads `bytes`, whose first line is line `lineOffset + 1` of the file,

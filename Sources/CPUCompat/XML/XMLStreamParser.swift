@@ -226,8 +226,13 @@ enum XMLStreamParser {
                                     given: (Int) -> Void) {
         var body = bytes[...]
         if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
-        if body.starts(with: "<?xml".utf8), let end = XMLInput.declarationEnd(body) { body = body[end...] }
-        let opening = Array("<\(wrapper)>".utf8), closing = Array("</\(wrapper)>".utf8)
+        var opening = Array("<\(wrapper)>".utf8)
+        if body.starts(with: "<?xml".utf8), let end = XMLInput.declarationEnd(body) {
+            // A declaration over several lines keeps its lines, as white space inside the wrapper.
+            opening += repeatElement(0x0A, count: body[..<end].count { $0 == 0x0A })
+            body = body[end...]
+        }
+        let closing = Array("</\(wrapper)>".utf8)
         guard opening.withUnsafeBufferPointer({ context.push($0) }) else { return }
         var start = body.startIndex
         while start < body.endIndex {
