@@ -31,7 +31,7 @@ enum FileSystem {
 
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw .unreadable(path: path, reason: describe(errno)) }
-        let tooLarge = CPUCompatError.unreadable(path: path, reason: "is larger than \(limit >> 20) MiB")
+        let tooLarge = tooLarge(path, limit: limit)
         switch status.st_mode & S_IFMT {
         case S_IFDIR:
             throw .unreadable(path: path, reason: "is a directory, not a file")
@@ -96,12 +96,17 @@ enum FileSystem {
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw .unreadable(path: path, reason: describe(errno)) }
         guard status.st_mode & S_IFMT == S_IFREG, Int(status.st_size) >= minimumSize else { return nil }
-        guard Int(status.st_size) <= limit else { throw .unreadable(path: path, reason: "is larger than \(limit >> 20) MiB") }
+        guard Int(status.st_size) <= limit else { throw tooLarge(path, limit: limit) }
         do {
             return try PagedBytes.read(descriptor: descriptor, size: Int(status.st_size))
         } catch {
             throw .unreadable(path: path, reason: describe(error.code))
         }
+    }
+
+    /// The refusal of a file larger than `limit`.
+    private static func tooLarge(_ path: String, limit: Int) -> CPUCompatError {
+        .unreadable(path: path, reason: "is larger than \(limit >> 20) MiB")
     }
 
     /// Whether `path` names a directory.

@@ -43,10 +43,10 @@ final class PagedBytes: @unchecked Sendable {
         _ = madvise(mapping + first, end - first, MADV_DONTNEED)
     }
 
-    /// Reads a regular file of at least `minimumSize` bytes from `descriptor`,
-    /// whose size `size` was just taken; nil when it is smaller, or grows
-    /// while being read, or no memory can be mapped: the caller then reads it
-    /// the ordinary way.
+    /// Reads the regular file open as `descriptor`, whose size `size` was
+    /// just taken; nil when it grows while being read (one byte more than
+    /// `size` is asked for, to tell), or no memory can be mapped: the caller
+    /// then reads it the ordinary way. A file that shrank is what was read.
     ///
     /// - Throws: The reason a read failed (`errno`).
     static func read(descriptor: Int32, size: Int) throws(SystemError) -> PagedBytes? {
