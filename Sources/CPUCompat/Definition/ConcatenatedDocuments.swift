@@ -1,7 +1,4 @@
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 
 /// Reads a file of several documents one after another (`cat kvm02.xml
@@ -96,7 +93,7 @@ enum ConcatenatedDocuments {
         var offset = 0
         while let found = bytes[offset...].firstIndex(of: UInt8(ascii: "<")) {
             if bytes[found...].starts(with: "<!DOCTYPE".utf8) {
-                return 1 + lineBreaks(in: UnsafeBufferPointer(rebasing: bytes[..<found]))
+                return 1 + XMLInput.lineBreaks(in: UnsafeBufferPointer(rebasing: bytes[..<found]))
             }
             offset = found + 1
         }
@@ -116,7 +113,7 @@ enum ConcatenatedDocuments {
     /// whole file, which also gives the authoritative error.
     private static func readInHalves(_ bytes: UnsafeBufferPointer<UInt8>, cut: Int, path: String,
                                      giveBack: (@Sendable (Range<Int>) -> Void)?) -> [CPUDefinition]? {
-        let firstLines = lineBreaks(in: UnsafeBufferPointer(rebasing: bytes[..<cut]))
+        let firstLines = XMLInput.lineBreaks(in: UnsafeBufferPointer(rebasing: bytes[..<cut]))
         let results = Mutex<[[CPUDefinition]?]>([nil, nil])
         // The halves are read where they lie in `bytes`, which nothing writes
         // while both threads read: no copy of either.
@@ -134,19 +131,6 @@ enum ConcatenatedDocuments {
             first += second
             return first
         }
-    }
-
-    /// How many line feeds `bytes` hold, found with `memchr`, which scans
-    /// many bytes an instruction where a loop in Swift takes several a byte.
-    private static func lineBreaks(in bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        guard var next = bytes.baseAddress else { return 0 }
-        let end = next + bytes.count
-        var count = 0
-        while next < end, let found = memchr(next, 0x0A, end - next) {
-            count += 1
-            next = UnsafePointer(found.assumingMemoryBound(to: UInt8.self)) + 1
-        }
-        return count
     }
 
     /// The offset of a `<name` at the start of a line after the middle of `bytes`.

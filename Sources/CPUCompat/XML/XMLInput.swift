@@ -61,12 +61,25 @@ enum XMLInput {
                 count += 1
                 if count > limit {
                     let tag = buffer[..<equals].lastIndex(of: UInt8(ascii: "<")) ?? 0
-                    return 1 + buffer[..<tag].filter { $0 == 0x0A }.count
+                    return 1 + lineBreaks(in: UnsafeBufferPointer(rebasing: bytes[..<tag]))
                 }
             }
             equals = find(UInt8(ascii: "="), from: equals + 1)
         }
         return nil
+    }
+
+    /// How many line feeds `bytes` hold, found with `memchr`, which scans
+    /// many bytes an instruction where a loop in Swift takes several a byte.
+    static func lineBreaks(in bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        guard var next = bytes.baseAddress else { return 0 }
+        let end = next + bytes.count
+        var count = 0
+        while next < end, let found = memchr(next, 0x0A, end - next) {
+            count += 1
+            next = UnsafePointer(found.assumingMemoryBound(to: UInt8.self)) + 1
+        }
+        return count
     }
 
     /// The offset just past an XML declaration at the start of `bytes`.
