@@ -8,7 +8,6 @@ let package = Package(
         .executable(name: "cpucompat", targets: ["cpucompat"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
@@ -24,10 +23,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cpucompat",
-            dependencies: [
-                "CPUCompat",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["CPUCompat"]
         ),
         .testTarget(
             name: "CPUCompatTests",

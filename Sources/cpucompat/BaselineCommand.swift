@@ -1,9 +1,8 @@
-import ArgumentParser
 import CPUCompat
 
-struct BaselineCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "baseline",
+struct BaselineCommand: Command {
+    static let spec = CommandSpec(
+        name: "baseline",
         abstract: "Compute the best CPU model every given host can run, as libvirt does.",
         discussion: """
         Reads every host CPU in the HOSTs (virsh capabilities, virsh \
@@ -21,27 +20,36 @@ struct BaselineCommand: ParsableCommand {
         Exit status: 0 with a baseline; 2 when the CPUs have different vendors, \
         share no feature, or name a model, feature or vendor the map does not know; \
         3 with --keep-going when some files were skipped (the baseline is of the others).
-        """)
+        """,
+        arguments: HostArguments.arguments,
+        options: MapOptions.options + HostArguments.options + [
+            .flag("features", help: "List every feature of the baseline, not only those beyond the model (virsh's --features)."),
+            .flag("migratable", help: "Leave out features that prevent migration (migratable='no' in the map, such as invtsc)."),
+            .flag("allow-cross-vendor",
+                  help: "Where the hosts' vendors differ, give the best vendor-neutral model (qemu64, kvm64) with the features all share, instead of failing.",
+                  discussion: "Live migration between CPU vendors is risky: guests may see different CPUID, microcode and errata behaviour."),
+            .choice("format", of: XMLOrJSON.self, default: .xml, help: "Output format: xml (libvirt's <cpu>) or json."),
+            .flag("quiet", short: "q", help: "Print no warnings (the result and errors only)."),
+        ],
+        command: BaselineCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let input: HostArguments
+    let features: Bool
+    let migratable: Bool
+    let allowCrossVendor: Bool
+    let format: XMLOrJSON
+    let quiet: Bool
 
-    @OptionGroup var input: HostArguments
-
-    @Flag(help: "List every feature of the baseline, not only those beyond the model (virsh's --features).")
-    var features = false
-
-    @Flag(help: "Leave out features that prevent migration (migratable='no' in the map, such as invtsc).")
-    var migratable = false
-
-    @Flag(help: ArgumentHelp("Where the hosts' vendors differ, give the best vendor-neutral model (qemu64, kvm64) with the features all share, instead of failing.",
-                             discussion: "Live migration between CPU vendors is risky: guests may see different CPUID, microcode and errata behaviour."))
-    var allowCrossVendor = false
-
-    @Option(help: "Output format: xml (libvirt's <cpu>) or json.")
-    var format: XMLOrJSON = .xml
-
-    @Flag(name: .shortAndLong, help: "Print no warnings (the result and errors only).")
-    var quiet = false
+    init(_ arguments: ParsedArguments) {
+        map = MapOptions(arguments)
+        input = HostArguments(arguments)
+        features = arguments.flag("features")
+        migratable = arguments.flag("migratable")
+        allowCrossVendor = arguments.flag("allow-cross-vendor")
+        format = arguments.choice("format")
+        quiet = arguments.flag("quiet")
+    }
 
     func run() throws {
         try reportingErrors {
@@ -55,7 +63,7 @@ struct BaselineCommand: ParsableCommand {
             case .xml: try emit(baseline.libvirtXML + "\n")  // virsh ends its output with a blank line
             case .json: try emit(try JSONValue(encoding: BaselineReport(cpus: cpus.map { CPUSummary($0, in: x86) }, baseline: baseline)).rendered)
             }
-            if skippedSome { throw ExitCode.someFilesSkipped }
+            if skippedSome { throw ExitStatus.someFilesSkipped }
         }
     }
 }

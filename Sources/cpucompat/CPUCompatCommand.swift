@@ -1,10 +1,11 @@
-import ArgumentParser
 import CPUCompat
 
 @main
-struct CPUCompatCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "cpucompat",
+enum CPUCompatCommand {
+    static let version = "0.1.0"
+
+    static let spec = CommandSpec(
+        group: "cpucompat",
         abstract: "Find the CPU model and features a KVM guest can use on every host.",
         discussion: """
         cpucompat reads libvirt's CPU map and the CPU descriptions of KVM hosts \
@@ -31,25 +32,19 @@ struct CPUCompatCommand: ParsableCommand {
 
         SHELL COMPLETION
           cpucompat --generate-completion-script bash|zsh|fish
+
+        MANUAL PAGE
+          cpucompat --generate-manual > /usr/local/share/man/man1/cpucompat.1
         """,
-        version: "0.1.0",
-        subcommands: [DiffCommand.self, BaselineCommand.self, PatchCommand.self, CompareCommand.self,
-                      ModelsCommand.self, CollectCommand.self, MatrixCommand.self, GuestsCommand.self,
-                      ExportCommand.self, PreflightCommand.self, ExplainCommand.self, MapCommand.self]
+        subcommands: [DiffCommand.spec, BaselineCommand.spec, PatchCommand.spec, CompareCommand.spec,
+                      ModelsCommand.spec, CollectCommand.spec, MatrixCommand.spec, GuestsCommand.spec,
+                      ExportCommand.spec, PreflightCommand.spec, ExplainCommand.spec, MapCommand.spec]
     )
 
     static func main() {
         // A closed pipe is a failed write to report (exit 2), not a silent death.
         signal(SIGPIPE, SIG_IGN)
-        // The parser reports a misspelt command as "unexpected arguments"; say what was meant.
-        let names = configuration.subcommands.map { $0.configuration.commandName ?? "" }
-        if let first = CommandLine.arguments.dropFirst().first, !first.hasPrefix("-"), !names.contains(first), first != "help" {
-            let nearest = NearestNames.nearest(to: first, in: names)
-            warn("unknown command '\(first)'" + (nearest.isEmpty ? "" : " (did you mean \(nearest.joined(separator: ", "))?)")
-                 + "; the commands are " + names.joined(separator: ", "))
-            Glibc.exit(ExitCode.validationFailure.rawValue)
-        }
-        main(nil)
+        exit(CommandLineRunner(root: spec, version: version).run(Array(CommandLine.arguments.dropFirst())))
     }
 }
 

@@ -1,4 +1,3 @@
-import ArgumentParser
 import CPUCompat
 
 #if canImport(Glibc)
@@ -6,18 +5,28 @@ import Glibc
 #endif
 
 /// Hosts given as files or folders, shared by the commands that read a fleet.
-struct HostArguments: ParsableArguments {
-    @Argument(help: ArgumentHelp("Host files (capabilities, domcapabilities, <cpu>; several may be concatenated) "
-                                 + "or folders of *.xml files; - for standard input.", valueName: "host"),
-              completion: .file())
-    var hosts: [String]
+struct HostArguments {
+    static let arguments = [
+        ArgumentSpec("host", .oneOrMore, completion: .anyFile,
+                     help: "Host files (capabilities, domcapabilities, <cpu>; several may be concatenated) "
+                         + "or folders of *.xml files; - for standard input."),
+    ]
 
-    @Flag(help: "Read the subfolders of host folders too.")
-    var recursive = false
+    static let options: [OptionSpec] = [
+        .flag("recursive", help: "Read the subfolders of host folders too."),
+        .flag("keep-going", help: "Report each unreadable or invalid host file (one line each) and answer for the others.",
+              discussion: "The exit status is then 3 when some files were skipped."),
+    ]
 
-    @Flag(help: ArgumentHelp("Report each unreadable or invalid host file (one line each) and answer for the others.",
-                             discussion: "The exit status is then 3 when some files were skipped."))
-    var keepGoing = false
+    let hosts: [String]
+    let recursive: Bool
+    let keepGoing: Bool
+
+    init(_ arguments: ParsedArguments) {
+        hosts = arguments.arguments("host")
+        recursive = arguments.flag("recursive")
+        keepGoing = arguments.flag("keep-going")
+    }
 
     /// Reads the hosts, showing progress on a terminal for long runs; with
     /// --keep-going, says which files were skipped.
@@ -40,9 +49,9 @@ struct HostArguments: ParsableArguments {
     }
 }
 
-struct ModelsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "models",
+struct ModelsCommand: Command {
+    static let spec = CommandSpec(
+        name: "models",
         abstract: "List the named CPU models each host can run, and what blocks the others.",
         discussion: """
         For every named model of the hosts' vendor and vendor-neutral model that \
@@ -58,25 +67,31 @@ struct ModelsCommand: ParsableCommand {
         least K hosts can run, with the hosts it leaves out.
 
         With --check MODEL, the exit status is 1 unless every host can run MODEL.
-        """)
+        """,
+        arguments: HostArguments.arguments,
+        options: MapOptions.options + HostArguments.options + [
+            .flag("all", help: "List every model of every vendor, also those no host can run (by default: the hosts' vendors' and vendor-neutral models some host runs)."),
+            .integer("min-hosts", "k", help: "Also find the best model at least this many hosts can run."),
+            .value("check", "model", help: "Exit with status 1 unless every host can run this model."),
+            TextOrJSON.option,
+        ],
+        command: ModelsCommand.self)
 
-    @OptionGroup var map: MapOptions
-    @OptionGroup var input: HostArguments
+    let map: MapOptions
+    let input: HostArguments
+    let all: Bool
+    let minHosts: Int?
+    let check: String?
+    let format: TextOrJSON
 
-    @Flag(help: "List every model of every vendor, also those no host can run (by default: the hosts' vendors' and vendor-neutral models some host runs).")
-    var all = false
-
-    @Option(help: ArgumentHelp("Also find the best model at least this many hosts can run.", valueName: "k"))
-    var minHosts: Int?
-
-    @Option(help: ArgumentHelp("Exit with status 1 unless every host can run this model.", valueName: "model"))
-    var check: String?
-
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
-
-    func validate() throws {
-        if let minHosts, minHosts < 1 { throw ValidationError("--min-hosts must be at least 1") }
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        map = MapOptions(arguments)
+        input = HostArguments(arguments)
+        all = arguments.flag("all")
+        minHosts = arguments.integer("min-hosts")
+        check = arguments.value("check")
+        format = arguments.choice("format")
+        if let minHosts, minHosts < 1 { throw UsageError("--min-hosts must be at least 1") }
     }
 
     func run() throws {
@@ -93,16 +108,16 @@ struct ModelsCommand: ParsableCommand {
             try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
             if let check, !report.usableEverywhere.contains(check) {
                 warn("not every host can run \(check)")
-                throw ExitCode.negativeAnswer
+                throw ExitStatus.negativeAnswer
             }
-            if skippedSome { throw ExitCode.someFilesSkipped }
+            if skippedSome { throw ExitStatus.someFilesSkipped }
         }
     }
 }
 
-struct MatrixCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "matrix",
+struct MatrixCommand: Command {
+    static let spec = CommandSpec(
+        name: "matrix",
         abstract: "Show which hosts can take each other's host-model guests.",
         discussion: """
         A host-model guest started on host A can live-migrate to host B when every \
@@ -138,34 +153,39 @@ struct MatrixCommand: ParsableCommand {
 
         With --check, the exit status is 1 when some group cannot take another \
         group's host-model guests (0 when every host can take every other's).
-        """)
+        """,
+        arguments: HostArguments.arguments,
+        options: MapOptions.options + HostArguments.options + [
+            .choice("format", of: MatrixFormat.self, default: .text,
+                    help: "Output format: text, json, or a picture: svg (a heat map), html (the heat map and tables), dot (Graphviz)."),
+            .flag("pairs", help: "List every pair of groups, however many groups there are (text, json and html)."),
+            .flag("check", help: "Exit with status 1 when some host cannot take another host's host-model guests."),
+            .value("output", "file", completion: .anyFile,
+                   help: "Write the result to this file instead of standard output (- is standard output).",
+                   discussion: "A regular file is replaced atomically once the whole result is made (so it is held in memory: with --pairs for a large fleet, prefer standard output); a FIFO or a device is written through; a symbolic link is refused unless --follow-symlinks."),
+            .flag("follow-symlinks", help: "With --output, write through a symbolic link to its target instead of refusing."),
+        ],
+        command: MatrixCommand.self)
 
-    @OptionGroup var map: MapOptions
-    @OptionGroup var input: HostArguments
+    let map: MapOptions
+    let input: HostArguments
+    let format: MatrixFormat
+    let pairs: Bool
+    let check: Bool
+    let output: String?
+    let followSymlinks: Bool
 
-    @Option(help: "Output format: text, json, or a picture: svg (a heat map), html (the heat map and tables), dot (Graphviz).")
-    var format: MatrixFormat = .text
-
-    @Flag(help: "List every pair of groups, however many groups there are (text, json and html).")
-    var pairs = false
-
-    @Flag(help: "Exit with status 1 when some host cannot take another host's host-model guests.")
-    var check = false
-
-    @Option(help: ArgumentHelp(
-        "Write the result to this file instead of standard output (- is standard output).",
-        discussion: "A regular file is replaced atomically once the whole result is made (so it is held in memory: with --pairs for a large fleet, prefer standard output); a FIFO or a device is written through; a symbolic link is refused unless --follow-symlinks.",
-        valueName: "file"),
-            completion: .file())
-    var output: String?
-
-    @Flag(help: "With --output, write through a symbolic link to its target instead of refusing.")
-    var followSymlinks = false
-
-    func validate() throws {
-        if followSymlinks, output == nil { throw ValidationError("--follow-symlinks goes with --output") }
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        map = MapOptions(arguments)
+        input = HostArguments(arguments)
+        format = arguments.choice("format")
+        pairs = arguments.flag("pairs")
+        check = arguments.flag("check")
+        output = arguments.value("output")
+        followSymlinks = arguments.flag("follow-symlinks")
+        if followSymlinks, output == nil { throw UsageError("--follow-symlinks goes with --output") }
         if pairs, format == .svg || format == .dot {
-            throw ValidationError("--pairs goes with --format text, json or html: the \(format.rawValue) picture has every pair it draws")
+            throw UsageError("--pairs goes with --format text, json or html: the \(format.rawValue) picture has every pair it draws")
         }
     }
 
@@ -213,15 +233,15 @@ struct MatrixCommand: ParsableCommand {
                 }
             }
             try result.finish()
-            if check, !matrix.everyHostCanTakeEveryOthersGuests { throw ExitCode.negativeAnswer }
-            if skippedSome { throw ExitCode.someFilesSkipped }
+            if check, !matrix.everyHostCanTakeEveryOthersGuests { throw ExitStatus.negativeAnswer }
+            if skippedSome { throw ExitStatus.someFilesSkipped }
         }
     }
 }
 
-struct ExplainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "explain",
+struct ExplainCommand: Command {
+    static let spec = CommandSpec(
+        name: "explain",
         abstract: "Explain a CPU feature or model from the CPU map.",
         discussion: """
         For a feature (or one of its aliases): its CPUID leaf, subleaf, register and \
@@ -229,15 +249,20 @@ struct ExplainCommand: ParsableCommand {
         model that has it and every model that has it. For a model: vendor, parent, \
         family/model signatures, features, x86-64 level, and what it adds over the \
         model before it of the same vendor.
-        """)
+        """,
+        arguments: [ArgumentSpec("name", .oneOrMore, help: "Feature or model names.")],
+        options: MapOptions.options + [TextOrJSON.option],
+        command: ExplainCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let names: [String]
+    let format: TextOrJSON
 
-    @Argument(help: ArgumentHelp("Feature or model names.", valueName: "name"))
-    var names: [String]
-
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
+    init(_ arguments: ParsedArguments) {
+        map = MapOptions(arguments)
+        names = arguments.arguments("name")
+        format = arguments.choice("format")
+    }
 
     func run() throws {
         try reportingErrors {

@@ -1,13 +1,12 @@
-import ArgumentParser
 import CPUCompat
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct CollectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "collect",
+struct CollectCommand: Command {
+    static let spec = CommandSpec(
+        name: "collect",
         abstract: "Fetch virsh capabilities and domcapabilities from live hosts over ssh.",
         discussion: """
         For each HOST, runs `virsh capabilities` and `virsh domcapabilities` there \
@@ -55,57 +54,60 @@ struct CollectCommand: ParsableCommand {
           3  some hosts failed (each has its line on standard error); the others
              were written
          64  bad usage
-        """)
+        """,
+        arguments: [ArgumentSpec("host", .any, help: "ssh destinations (host, user@host, a Host alias); - for this machine.")],
+        options: MapOptions.options + [
+            .value("hosts-from", "file", completion: .anyFile,
+                   help: "Read hosts from this file, one a line (# starts a comment line); - for standard input."),
+            .value("output", short: "o", "dir", default: ".", completion: .directory,
+                   help: "The folder to write HOST.xml and HOST-domcaps.xml to; it must exist."),
+            .value("ssh-option", "value", arity: .repeated,
+                   help: "An option for ssh, passed as -o VALUE (Port=2222, User=admin, ProxyJump=bastion); repeat for more."),
+            .value("ssh-config", "file", completion: .anyFile,
+                   help: "An ssh configuration file to use instead of ~/.ssh/config (ssh -F)."),
+            .value("virsh-connect", "uri", help: "The libvirt URI virsh connects to on each host (virsh -c), e.g. qemu:///system."),
+            .value("virsh", "command", default: "virsh",
+                   help: "The virsh command on each host: a name the remote shell finds, or a path."),
+            .flag("no-domcaps", help: "Collect virsh capabilities only, not domcapabilities."),
+            .integer("jobs", "n", default: 8, help: "How many hosts to collect at once."),
+            .integer("timeout", "seconds", default: 60,
+                     help: "Seconds a host has for everything collected from it; then its ssh and virsh are killed."),
+            TextOrJSON.option,
+        ],
+        command: CollectCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let hosts: [String]
+    let hostsFrom: String?
+    let output: String
+    let sshOption: [String]
+    let sshConfig: String?
+    let virshConnect: String?
+    let virsh: String
+    let noDomcaps: Bool
+    let jobs: Int
+    let timeout: Int
+    let format: TextOrJSON
 
-    @Argument(help: ArgumentHelp("ssh destinations (host, user@host, a Host alias); - for this machine.", valueName: "host"))
-    var hosts: [String] = []
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        map = MapOptions(arguments)
+        hosts = arguments.arguments("host")
+        hostsFrom = arguments.value("hosts-from")
+        output = arguments.requiredValue("output")
+        sshOption = arguments.values("ssh-option")
+        sshConfig = arguments.value("ssh-config")
+        virshConnect = arguments.value("virsh-connect")
+        virsh = arguments.requiredValue("virsh")
+        noDomcaps = arguments.flag("no-domcaps")
+        jobs = arguments.requiredInteger("jobs")
+        timeout = arguments.requiredInteger("timeout")
+        format = arguments.choice("format")
 
-    @Option(help: ArgumentHelp("Read hosts from this file, one a line (# starts a comment line); - for standard input.",
-                               valueName: "file"),
-            completion: .file())
-    var hostsFrom: String?
-
-    @Option(name: [.customShort("o"), .customLong("output")],
-            help: ArgumentHelp("The folder to write HOST.xml and HOST-domcaps.xml to; it must exist.", valueName: "dir"),
-            completion: .directory)
-    var output = "."
-
-    @Option(help: ArgumentHelp("An option for ssh, passed as -o VALUE (Port=2222, User=admin, ProxyJump=bastion); repeat for more.",
-                               valueName: "value"))
-    var sshOption: [String] = []
-
-    @Option(help: ArgumentHelp("An ssh configuration file to use instead of ~/.ssh/config (ssh -F).", valueName: "file"),
-            completion: .file())
-    var sshConfig: String?
-
-    @Option(help: ArgumentHelp("The libvirt URI virsh connects to on each host (virsh -c), e.g. qemu:///system.",
-                               valueName: "uri"))
-    var virshConnect: String?
-
-    @Option(help: ArgumentHelp("The virsh command on each host: a name the remote shell finds, or a path.", valueName: "command"))
-    var virsh = "virsh"
-
-    @Flag(help: "Collect virsh capabilities only, not domcapabilities.")
-    var noDomcaps = false
-
-    @Option(help: ArgumentHelp("How many hosts to collect at once.", valueName: "n"))
-    var jobs = 8
-
-    @Option(help: ArgumentHelp("Seconds a host has for everything collected from it; then its ssh and virsh are killed.",
-                               valueName: "seconds"))
-    var timeout = 60
-
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
-
-    func validate() throws {
-        if hosts.isEmpty, hostsFrom == nil { throw ValidationError("give the hosts to collect, or --hosts-from FILE") }
-        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        if timeout < 1 { throw ValidationError("--timeout must be at least 1 second") }
-        if timeout > 86_400 { throw ValidationError("--timeout must be at most 86400 seconds (a day)") }
-        if virsh.isEmpty { throw ValidationError("--virsh must name a command") }
+        if hosts.isEmpty, hostsFrom == nil { throw UsageError("give the hosts to collect, or --hosts-from FILE") }
+        if jobs < 1 { throw UsageError("--jobs must be at least 1") }
+        if timeout < 1 { throw UsageError("--timeout must be at least 1 second") }
+        if timeout > 86_400 { throw UsageError("--timeout must be at most 86400 seconds (a day)") }
+        if virsh.isEmpty { throw UsageError("--virsh must name a command") }
     }
 
     func run() throws {
@@ -143,7 +145,7 @@ struct CollectCommand: ParsableCommand {
             for host in report.hosts where host.failure != nil { warn(host.line) }
             if report.failed > 0 {
                 warn("\(report.failed) of \(report.hosts.count) host\(report.hosts.count == 1 ? "" : "s") failed")
-                throw ExitCode.someFilesSkipped
+                throw ExitStatus.someFilesSkipped
             }
         }
     }

@@ -1,9 +1,8 @@
-import ArgumentParser
 import CPUCompat
 
-struct CompareCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "compare",
+struct CompareCommand: Command {
+    static let spec = CommandSpec(
+        name: "compare",
         abstract: "Check whether a guest CPU can run on a host.",
         discussion: """
         GUEST is a domain XML, a <cpu> (for example the output of cpucompat \
@@ -20,24 +19,28 @@ struct CompareCommand: ParsableCommand {
 
         Exit status: 0 when the guest can run on the host, 1 when it cannot, 2 on \
         bad input (including a host-model guest without --started-on).
-        """)
+        """,
+        arguments: [ArgumentSpec("guest", completion: .xmlFile, help: "The guest: a domain XML or a <cpu>; - for standard input.")],
+        options: MapOptions.options + [
+            .value("host", "file", required: true, completion: .xmlFile, help: "The host (capabilities, domcapabilities or <cpu>)."),
+            .value("started-on", "file", completion: .xmlFile, help: "For a host-model guest: the host it was started on."),
+            TextOrJSON.option,
+        ],
+        command: CompareCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let host: String
+    let startedOn: String?
+    let guest: String
+    let format: TextOrJSON
 
-    @Option(help: ArgumentHelp("The host (capabilities, domcapabilities or <cpu>).", valueName: "file"),
-            completion: .file(extensions: ["xml"]))
-    var host: String
-
-    @Option(help: ArgumentHelp("For a host-model guest: the host it was started on.", valueName: "file"),
-            completion: .file(extensions: ["xml"]))
-    var startedOn: String?
-
-    @Argument(help: ArgumentHelp("The guest: a domain XML or a <cpu>; - for standard input.", valueName: "guest"),
-              completion: .file(extensions: ["xml"]))
-    var guest: String
-
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
+    init(_ arguments: ParsedArguments) {
+        map = MapOptions(arguments)
+        host = arguments.requiredValue("host")
+        startedOn = arguments.value("started-on")
+        guest = arguments.argument("guest")
+        format = arguments.choice("format")
+    }
 
     func run() throws {
         let comparison = try reportingErrors {
@@ -60,6 +63,6 @@ struct CompareCommand: ParsableCommand {
             case .text: try emit(comparison.text)
             }
         }
-        if !comparison.isRunnable { throw ExitCode.negativeAnswer }
+        if !comparison.isRunnable { throw ExitStatus.negativeAnswer }
     }
 }

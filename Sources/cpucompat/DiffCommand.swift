@@ -1,9 +1,8 @@
-import ArgumentParser
 import CPUCompat
 
-struct DiffCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "diff",
+struct DiffCommand: Command {
+    static let spec = CommandSpec(
+        name: "diff",
         abstract: "Show what one host's CPU has that another's lacks, and their baseline.",
         discussion: """
         SOURCE and DESTINATION each hold one host CPU (virsh capabilities, virsh \
@@ -15,24 +14,26 @@ struct DiffCommand: ParsableCommand {
 
         Exit status: 0 when the two CPUs have the same features, 1 when they \
         differ, 2 on bad input.
-        """)
+        """,
+        arguments: [
+            ArgumentSpec("source", completion: .xmlFile, help: "The host a guest would migrate from; - for standard input."),
+            ArgumentSpec("destination", completion: .xmlFile, help: "The host a guest would migrate to."),
+        ],
+        options: MapOptions.options + [TextOrJSON.option],
+        command: DiffCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let source: String
+    let destination: String
+    let format: TextOrJSON
 
-    @Argument(help: ArgumentHelp("The host a guest would migrate from; - for standard input.", valueName: "source"),
-              completion: .file(extensions: ["xml"]))
-    var source: String
-
-    @Argument(help: ArgumentHelp("The host a guest would migrate to.", valueName: "destination"),
-              completion: .file(extensions: ["xml"]))
-    var destination: String
-
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
-
-    func validate() throws {
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        map = MapOptions(arguments)
+        source = arguments.argument("source")
+        destination = arguments.argument("destination")
+        format = arguments.choice("format")
         if source == "-", destination == "-" {
-            throw ValidationError("standard input (-) can be read only once: give SOURCE or DESTINATION as a file")
+            throw UsageError("standard input (-) can be read only once: give SOURCE or DESTINATION as a file")
         }
     }
 
@@ -49,6 +50,6 @@ struct DiffCommand: ParsableCommand {
             case .text: try emit(diff.text)
             }
         }
-        if !diff.isIdentical { throw ExitCode.negativeAnswer }
+        if !diff.isIdentical { throw ExitStatus.negativeAnswer }
     }
 }

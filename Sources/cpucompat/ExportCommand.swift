@@ -1,9 +1,9 @@
-import ArgumentParser
 import CPUCompat
 
-struct ExportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "export",
+/// The `export` group: its commands write the hosts' CPUs in a platform's terms.
+enum ExportCommand {
+    static let spec = CommandSpec(
+        group: "export",
         abstract: "Write the hosts' CPUs in a virtualisation platform's own terms.",
         discussion: """
         KubeVirt and OpenStack Nova do not take a domain's <cpu>: they write it \
@@ -12,22 +12,22 @@ struct ExportCommand: ParsableCommand {
         nova.conf [libvirt] settings every compute host supports and each host's \
         placement traits.
         """,
-        subcommands: [ExportKubeVirtCommand.self, ExportNovaCommand.self])
+        subcommands: [ExportKubeVirtCommand.spec, ExportNovaCommand.spec])
 }
 
 /// Output formats of `export kubevirt`.
-enum KubeVirtFormat: String, ExpressibleByArgument, CaseIterable {
+enum KubeVirtFormat: String, CaseIterable {
     case yaml, json, kubectl
 }
 
 /// Output formats of `export nova`.
-enum NovaFormat: String, ExpressibleByArgument, CaseIterable {
+enum NovaFormat: String, CaseIterable {
     case ini, json
 }
 
-struct ExportKubeVirtCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "kubevirt",
+struct ExportKubeVirtCommand: Command {
+    static let spec = CommandSpec(
+        name: "kubevirt",
         abstract: "The KubeVirt node labels of each host, and the cpuModel every node runs.",
         discussion: """
         Each HOST is a node's `virsh domcapabilities` (what KubeVirt's node-labeller \
@@ -53,31 +53,33 @@ struct ExportKubeVirtCommand: ParsableCommand {
         --patch-file` or `kubectl apply --server-side -f`) and a KubeVirt document \
         setting the cpuModel; json the whole report; kubectl `kubectl label` and \
         `kubectl patch` commands.
-        """)
+        """,
+        arguments: [ArgumentSpec("host", .oneOrMore, completion: .xmlFile, help: "Nodes' domcapabilities: FILE or NAME=FILE.")],
+        options: MapOptions.options + [
+            .value("obsolete-models", "models",
+                   help: "Comma-separated models never labelled (the KubeVirt CR's spec.configuration.obsoleteCPUModels).",
+                   discussion: "Without it, KubeVirt's default list: 486, pentium, pentium2, pentium3, pentiumpro, coreduo, n270, core2duo, Conroe, athlon, phenom, qemu64, qemu32, kvm64, kvm32, Opteron_G1, Opteron_G2, and each one's -v1."),
+            .value("kubevirt", "namespace/name", default: "kubevirt/kubevirt", help: "The KubeVirt CR to patch with the cpuModel."),
+            .choice("format", of: KubeVirtFormat.self, default: .yaml, help: "Output format: yaml, json or kubectl."),
+        ],
+        command: ExportKubeVirtCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let hosts: [String]
+    let obsoleteModels: String?
+    let kubeVirt: String
+    let format: KubeVirtFormat
 
-    @Argument(help: ArgumentHelp("Nodes' domcapabilities: FILE or NAME=FILE.", valueName: "host"),
-              completion: .file(extensions: ["xml"]))
-    var hosts: [String]
-
-    @Option(name: .customLong("obsolete-models"), help: ArgumentHelp(
-        "Comma-separated models never labelled (the KubeVirt CR's spec.configuration.obsoleteCPUModels).",
-        discussion: "Without it, KubeVirt's default list: 486, pentium, pentium2, pentium3, pentiumpro, coreduo, n270, core2duo, Conroe, athlon, phenom, qemu64, qemu32, kvm64, kvm32, Opteron_G1, Opteron_G2, and each one's -v1.",
-        valueName: "models"))
-    var obsoleteModels: String?
-
-    @Option(name: .customLong("kubevirt"), help: ArgumentHelp("The KubeVirt CR to patch with the cpuModel.", valueName: "namespace/name"))
-    var kubeVirt = "kubevirt/kubevirt"
-
-    @Option(help: "Output format: yaml, json or kubectl.")
-    var format: KubeVirtFormat = .yaml
-
-    func validate() throws {
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        map = MapOptions(arguments)
+        hosts = arguments.arguments("host")
+        obsoleteModels = arguments.value("obsolete-models")
+        kubeVirt = arguments.requiredValue("kubevirt")
+        format = arguments.choice("format")
         let parts = kubeVirt.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count != 2 || parts.contains(where: \.isEmpty) { throw ValidationError("--kubevirt must be NAMESPACE/NAME") }
+        if parts.count != 2 || parts.contains(where: \.isEmpty) { throw UsageError("--kubevirt must be NAMESPACE/NAME") }
         if hosts.contains(where: { $0.hasPrefix("=") || $0.hasSuffix("=") }) {
-            throw ValidationError("a host is FILE or NAME=FILE, with neither part empty")
+            throw UsageError("a host is FILE or NAME=FILE, with neither part empty")
         }
     }
 
@@ -113,9 +115,9 @@ struct ExportKubeVirtCommand: ParsableCommand {
     }
 }
 
-struct ExportNovaCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "nova",
+struct ExportNovaCommand: Command {
+    static let spec = CommandSpec(
+        name: "nova",
         abstract: "The nova.conf CPU settings every compute host supports, and each host's traits.",
         discussion: """
         Each HOST is a compute host's `virsh domcapabilities` (a `virsh capabilities` \
@@ -133,19 +135,25 @@ struct ExportNovaCommand: ParsableCommand {
         from its features (the table CPU_TRAITS_MAPPING of \
         nova/virt/libvirt/utils.py), feature names matched with their aliases \
         (sse3 is libvirt's pni, pclmulqdq its pclmuldq).
-        """)
+        """,
+        arguments: HostArguments.arguments,
+        options: MapOptions.options + HostArguments.options + [
+            .integer("models", "n", default: 1, help: "How many of the newest models every host runs cpu_models lists."),
+            .choice("format", of: NovaFormat.self, default: .ini, help: "Output format: ini or json."),
+        ],
+        command: ExportNovaCommand.self)
 
-    @OptionGroup var map: MapOptions
-    @OptionGroup var input: HostArguments
+    let map: MapOptions
+    let input: HostArguments
+    let models: Int
+    let format: NovaFormat
 
-    @Option(help: ArgumentHelp("How many of the newest models every host runs cpu_models lists.", valueName: "n"))
-    var models = 1
-
-    @Option(help: "Output format: ini or json.")
-    var format: NovaFormat = .ini
-
-    func validate() throws {
-        if models < 1 { throw ValidationError("--models must be at least 1") }
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        map = MapOptions(arguments)
+        input = HostArguments(arguments)
+        models = arguments.requiredInteger("models")
+        format = arguments.choice("format")
+        if models < 1 { throw UsageError("--models must be at least 1") }
     }
 
     func run() throws {
@@ -155,7 +163,7 @@ struct ExportNovaCommand: ParsableCommand {
             let export = try cpuMap.x86Architecture(for: hosts).novaExport(of: hosts, modelCount: models)
             for warning in export.warnings { warn(warning) }
             try emit(format == .json ? try JSONValue(encoding: export).rendered : export.ini)
-            if skippedSome { throw ExitCode.someFilesSkipped }
+            if skippedSome { throw ExitStatus.someFilesSkipped }
         }
     }
 }

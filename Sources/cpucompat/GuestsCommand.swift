@@ -1,9 +1,8 @@
-import ArgumentParser
 import CPUCompat
 
-struct GuestsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "guests",
+struct GuestsCommand: Command {
+    static let spec = CommandSpec(
+        name: "guests",
         abstract: "Show on which hosts each guest can start, and where it can migrate.",
         discussion: """
         GUEST is a domain XML file, or a folder of them: the inactive definitions \
@@ -32,40 +31,41 @@ struct GuestsCommand: ParsableCommand {
 
         Exit status: 0 when every guest can start on every host and migrate \
         between them, 1 when some cannot, 2 on bad input.
-        """)
+        """,
+        arguments: [ArgumentSpec("guest", .oneOrMore, completion: .anyFile,
+                                 help: "Domain XML files or folders of *.xml files; - for standard input.")],
+        options: MapOptions.options + [
+            .value("host", "host", arity: .upToNextOption, completion: .anyFile,
+                   help: "Host files (capabilities, domcapabilities, <cpu>) or folders of them, up to the next option; may be repeated."),
+            .flag("recursive", help: "Read the subfolders of guest and host folders too."),
+            .value("running-on", "host", completion: .xmlFile, help: "The host the host-model and host-passthrough guests run on."),
+            .choice("strategy", "strategy", of: PatchStrategy.self, default: .model,
+                    help: "How the fix is chosen: model (a named CPU model) or disable (host-model with a disable list)."),
+            .value("patch-dir", "folder", completion: .directory,
+                   help: "Write a patched copy of each guest that cannot go everywhere into this folder."),
+            TextOrJSON.option,
+        ],
+        command: GuestsCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let guests: [String]
+    let hosts: [String]
+    let recursive: Bool
+    let runningOn: String?
+    let strategy: PatchStrategy
+    let patchDir: String?
+    let format: TextOrJSON
 
-    @Argument(help: ArgumentHelp("Domain XML files or folders of *.xml files; - for standard input.", valueName: "guest"),
-              completion: .file())
-    var guests: [String]
-
-    @Option(name: .customLong("host"), parsing: .upToNextOption, help: ArgumentHelp(
-        "Host files (capabilities, domcapabilities, <cpu>) or folders of them, up to the next option; may be repeated.",
-        valueName: "host"),
-            completion: .file())
-    var hosts: [String] = []
-
-    @Flag(help: "Read the subfolders of guest and host folders too.")
-    var recursive = false
-
-    @Option(help: ArgumentHelp("The host the host-model and host-passthrough guests run on.", valueName: "host"),
-            completion: .file(extensions: ["xml"]))
-    var runningOn: String?
-
-    @Option(help: "How the fix is chosen: model (a named CPU model) or disable (host-model with a disable list).")
-    var strategy: PatchStrategy = .model
-
-    @Option(help: ArgumentHelp("Write a patched copy of each guest that cannot go everywhere into this folder.",
-                               valueName: "folder"),
-            completion: .directory)
-    var patchDir: String?
-
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
-
-    func validate() throws {
-        if hosts.isEmpty { throw ValidationError("name the hosts with --host FILE (or a folder), at least one") }
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        map = MapOptions(arguments)
+        guests = arguments.arguments("guest")
+        hosts = arguments.values("host")
+        recursive = arguments.flag("recursive")
+        runningOn = arguments.value("running-on")
+        strategy = arguments.choice("strategy")
+        patchDir = arguments.value("patch-dir")
+        format = arguments.choice("format")
+        if hosts.isEmpty { throw UsageError("name the hosts with --host FILE (or a folder), at least one") }
     }
 
     func run() throws {
@@ -97,6 +97,6 @@ struct GuestsCommand: ParsableCommand {
             try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
             return report
         }
-        if !report.everyGuestCanGoEverywhere { throw ExitCode.negativeAnswer }
+        if !report.everyGuestCanGoEverywhere { throw ExitStatus.negativeAnswer }
     }
 }

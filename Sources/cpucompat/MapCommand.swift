@@ -1,9 +1,8 @@
-import ArgumentParser
 import CPUCompat
 
-struct MapCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "map",
+struct MapCommand: Command {
+    static let spec = CommandSpec(
+        name: "map",
         abstract: "Say which CPU map is in use and what it holds.",
         discussion: """
         Prints where the map was loaded from (a path, or built-in:RELEASE), its libvirt \
@@ -17,24 +16,31 @@ struct MapCommand: ParsableCommand {
         With --snapshot, prints the map in cpucompat's compact snapshot form: the form \
         the built-in maps are stored in (see Scripts/update-builtin-map). A folder is \
         then parsed from its XML, never taken from a built-in map or the cache.
-        """)
+        """,
+        options: MapOptions.options + [
+            TextOrJSON.option,
+            .flag("list", help: "List the built-in maps (one per libvirt release) instead of summarising the map in use."),
+            .flag("snapshot", help: "Print the map as a snapshot (for the built-in maps), not a summary."),
+            .value("libvirt-version", "version", help: "The libvirt version to record in a snapshot."),
+            .value("provenance", "text", help: "A sentence on the map's origin to record in a snapshot."),
+        ],
+        command: MapCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let format: TextOrJSON
+    let list: Bool
+    let snapshot: Bool
+    let libvirtVersion: String?
+    let provenance: String?
 
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
-
-    @Flag(help: "List the built-in maps (one per libvirt release) instead of summarising the map in use.")
-    var list = false
-
-    @Flag(help: "Print the map as a snapshot (for the built-in maps), not a summary.")
-    var snapshot = false
-
-    @Option(help: ArgumentHelp("The libvirt version to record in a snapshot.", valueName: "version"))
-    var libvirtVersion: String?
-
-    @Option(help: ArgumentHelp("A sentence on the map's origin to record in a snapshot.", valueName: "text"))
-    var provenance: String?
+    init(_ arguments: ParsedArguments) {
+        map = MapOptions(arguments)
+        format = arguments.choice("format")
+        list = arguments.flag("list")
+        snapshot = arguments.flag("snapshot")
+        libvirtVersion = arguments.value("libvirt-version")
+        provenance = arguments.value("provenance")
+    }
 
     func run() throws {
         try reportingErrors {

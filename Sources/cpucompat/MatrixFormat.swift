@@ -1,8 +1,7 @@
-import ArgumentParser
 import CPUCompat
 
 /// The output formats of `matrix`: the report (text, JSON) or a picture of it.
-enum MatrixFormat: String, ExpressibleByArgument, CaseIterable {
+enum MatrixFormat: String, CaseIterable {
     case text, json, svg, html, dot
 }
 

@@ -1,48 +1,45 @@
-import ArgumentParser
 import CPUCompat
 
 /// The option every command that needs the CPU map shares.
-struct MapOptions: ParsableArguments {
-    @Option(name: .customLong("cpu-map"), help: ArgumentHelp(
-        "libvirt's CPU map: a cpu_map folder, a legacy cpu_map.xml, or built-in.",
-        discussion: """
-            built-in is libvirt 12.9's map; built-in:9.0, built-in:11.3 and built-in:12.9 pick a release \
-            (`cpucompat map --list`). Choose the release your hosts run: a model or feature only a newer \
-            libvirt knows is refused by an older one. Without this option: $CPUCOMPAT_CPU_MAP, else \
-            /usr/share/libvirt/cpu_map, else built-in.
-            """,
-        valueName: "path"),
-        completion: .file())
-    var cpuMap: String?
+struct MapOptions {
+    static let options: [OptionSpec] = [
+        .value("cpu-map", "path", completion: .anyFile,
+               help: "libvirt's CPU map: a cpu_map folder, a legacy cpu_map.xml, or built-in.",
+               discussion: """
+                   built-in is libvirt 12.9's map; built-in:9.0, built-in:11.3 and built-in:12.9 pick a release \
+                   (`cpucompat map --list`). Choose the release your hosts run: a model or feature only a newer \
+                   libvirt knows is refused by an older one. Without this option: $CPUCOMPAT_CPU_MAP, else \
+                   /usr/share/libvirt/cpu_map, else built-in.
+                   """),
+    ]
+
+    let cpuMap: String?
+
+    init(_ arguments: ParsedArguments) {
+        cpuMap = arguments.value("cpu-map")
+    }
 
     /// The map the user chose, or the first one found.
     ///
     /// - Parameter usingSnapshots: False to parse a folder's XML even when a
     ///   built-in map or the cache holds it compiled.
-    func load(usingSnapshots: Bool = true) throws -> CPUMap {
+    func load(usingSnapshots: Bool = true) throws(CPUCompatError) -> CPUMap {
         try CPUMap.resolve(explicitPath: cpuMap, usingSnapshots: usingSnapshots)
     }
 }
 
 /// The output formats of the commands that print a report: each command
 /// offers exactly the formats it has, so help and completion offer those.
-enum TextOrJSON: String, ExpressibleByArgument, CaseIterable {
+enum TextOrJSON: String, CaseIterable {
     case text, json
+
+    /// `--format`, text by default.
+    static let option = OptionSpec.choice("format", of: TextOrJSON.self, default: .text, help: "Output format: text or json.")
 }
 
 /// The output formats of `baseline`: libvirt's `<cpu>`, or JSON.
-enum XMLOrJSON: String, ExpressibleByArgument, CaseIterable {
+enum XMLOrJSON: String, CaseIterable {
     case xml, json
-}
-
-extension ExitCode {
-    /// A negative answer: CPUs differ, a guest cannot run, a pair cannot migrate.
-    static let negativeAnswer = ExitCode(1)
-    /// Bad input: one line on standard error says what and where.
-    static let badInput = ExitCode(2)
-    /// With --keep-going: an answer for the files that could be read, while
-    /// some could not (each has its line on standard error).
-    static let someFilesSkipped = ExitCode(3)
 }
 
 /// Writes `text` to standard output as is.
@@ -107,6 +104,6 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         return try body()
     } catch let error as CPUCompatError {
         warn(error.description)
-        throw ExitCode.badInput
+        throw ExitStatus.badInput
     }
 }

@@ -1,9 +1,8 @@
-import ArgumentParser
 import CPUCompat
 
-struct PatchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "patch",
+struct PatchCommand: Command {
+    static let spec = CommandSpec(
+        name: "patch",
         abstract: "Rewrite a guest's <cpu> so it runs on every given host.",
         discussion: """
         Replaces only the <cpu> element of the domain XML in DOMAIN; every other \
@@ -31,68 +30,68 @@ struct PatchCommand: ParsableCommand {
         flushed and renamed over the original, keeping its mode and owner, under a \
         lock so concurrent runs do not mix. On any error the original is left \
         byte for byte as it was.
-        """)
+        """,
+        arguments: [ArgumentSpec("domain", completion: .xmlFile, help: "The domain XML to patch; - for standard input.")],
+        options: MapOptions.options + [
+            .value("host", "file", arity: .repeated, completion: .xmlFile,
+                   help: "A host the guest must run on (capabilities, domcapabilities or <cpu>, or a folder of them); repeat for each host."),
+            .value("baseline", "file", completion: .xmlFile,
+                   help: "A baseline <cpu> (from cpucompat baseline or virsh cpu-baseline) instead of --host."),
+            .choice("strategy", "strategy", of: PatchStrategy.self, default: .model,
+                    help: "model: a named model all hosts support; disable: host-model minus what some host lacks."),
+            .flag("in-place", help: "Replace DOMAIN itself instead of printing the result."),
+            .value("backup", "suffix", help: "With --in-place, keep the previous file as DOMAIN followed by this suffix."),
+            .flag("follow-symlinks", help: "With --in-place or --output, write through a symbolic link to its target instead of refusing."),
+            .value("output", "file", completion: .anyFile,
+                   help: "Write the result to this file instead of standard output (- is standard output).",
+                   discussion: "A regular file is replaced atomically; a FIFO or a device (/dev/stdout) is written through, never replaced; a symbolic link is refused unless --follow-symlinks."),
+            .flag("diff", help: "Print a unified diff of the change instead of the document."),
+            .flag("quiet", short: "q", help: "Print no notes (the result and errors only)."),
+        ],
+        command: PatchCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let domain: String
+    let hosts: [String]
+    let baseline: String?
+    let strategy: PatchStrategy
+    let inPlace: Bool
+    let backup: String?
+    let followSymlinks: Bool
+    let output: String?
+    let diff: Bool
+    let quiet: Bool
 
-    @Argument(help: ArgumentHelp("The domain XML to patch; - for standard input.", valueName: "domain"),
-              completion: .file(extensions: ["xml"]))
-    var domain: String
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        map = MapOptions(arguments)
+        domain = arguments.argument("domain")
+        hosts = arguments.values("host")
+        baseline = arguments.value("baseline")
+        strategy = arguments.choice("strategy")
+        inPlace = arguments.flag("in-place")
+        backup = arguments.value("backup")
+        followSymlinks = arguments.flag("follow-symlinks")
+        output = arguments.value("output")
+        diff = arguments.flag("diff")
+        quiet = arguments.flag("quiet")
 
-    @Option(name: .customLong("host"), help: ArgumentHelp(
-        "A host the guest must run on (capabilities, domcapabilities or <cpu>, or a folder of them); repeat for each host.",
-        valueName: "file"),
-        completion: .file(extensions: ["xml"]))
-    var hosts: [String] = []
-
-    @Option(help: ArgumentHelp("A baseline <cpu> (from cpucompat baseline or virsh cpu-baseline) instead of --host.",
-                               valueName: "file"), completion: .file(extensions: ["xml"]))
-    var baseline: String?
-
-    @Option(help: "model: a named model all hosts support; disable: host-model minus what some host lacks.")
-    var strategy: PatchStrategy = .model
-
-    @Flag(help: "Replace DOMAIN itself instead of printing the result.")
-    var inPlace = false
-
-    @Option(help: ArgumentHelp("With --in-place, keep the previous file as DOMAIN followed by this suffix.", valueName: "suffix"))
-    var backup: String?
-
-    @Flag(help: "With --in-place or --output, write through a symbolic link to its target instead of refusing.")
-    var followSymlinks = false
-
-    @Option(help: ArgumentHelp(
-        "Write the result to this file instead of standard output (- is standard output).",
-        discussion: "A regular file is replaced atomically; a FIFO or a device (/dev/stdout) is written through, never replaced; a symbolic link is refused unless --follow-symlinks.",
-        valueName: "file"),
-            completion: .file())
-    var output: String?
-
-    @Flag(help: "Print a unified diff of the change instead of the document.")
-    var diff = false
-
-    @Flag(name: .shortAndLong, help: "Print no notes (the result and errors only).")
-    var quiet = false
-
-    func validate() throws {
         if !hosts.isEmpty, baseline != nil {
-            throw ValidationError("--host and --baseline conflict: give the hosts, or a baseline computed from them, not both")
+            throw UsageError("--host and --baseline conflict: give the hosts, or a baseline computed from them, not both")
         }
-        if baseline != nil, strategy == .disable { throw ValidationError("--strategy disable needs the hosts (--host)") }
-        if inPlace, domain == "-" { throw ValidationError("--in-place needs a file, not standard input") }
-        if inPlace, output != nil { throw ValidationError("--in-place and --output exclude each other") }
-        if backup != nil, !inPlace { throw ValidationError("--backup goes with --in-place") }
-        if backup?.isEmpty == true { throw ValidationError("--backup needs a non-empty suffix") }
+        if baseline != nil, strategy == .disable { throw UsageError("--strategy disable needs the hosts (--host)") }
+        if inPlace, domain == "-" { throw UsageError("--in-place needs a file, not standard input") }
+        if inPlace, output != nil { throw UsageError("--in-place and --output exclude each other") }
+        if backup != nil, !inPlace { throw UsageError("--backup goes with --in-place") }
+        if backup?.isEmpty == true { throw UsageError("--backup needs a non-empty suffix") }
         if backup?.contains("/") == true {
-            throw ValidationError("--backup is a suffix for the file's name (.orig), not a path: it must not contain '/'")
+            throw UsageError("--backup is a suffix for the file's name (.orig), not a path: it must not contain '/'")
+        }
+        if hosts.isEmpty, baseline == nil {
+            throw UsageError("give each host the guest must run on with --host FILE (a file or a folder), or a --baseline file")
         }
     }
 
     func run() throws {
-        // Checked here, not in validate(), so that a misspelt --hosts is reported as such first.
-        if hosts.isEmpty, baseline == nil {
-            throw ValidationError("give each host the guest must run on with --host FILE (a file or a folder), or a --baseline file")
-        }
         try reportingErrors {
             let destination: DomainPatchJob.Destination =
                 if inPlace { .inPlace(backupSuffix: backup) }
@@ -110,5 +109,3 @@ struct PatchCommand: ParsableCommand {
         }
     }
 }
-
-extension PatchStrategy: ExpressibleByArgument {}

@@ -1,9 +1,8 @@
-import ArgumentParser
 import CPUCompat
 
-struct PreflightCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "preflight",
+struct PreflightCommand: Command {
+    static let spec = CommandSpec(
+        name: "preflight",
         abstract: "Check what a libvirt or QEMU upgrade of a host breaks.",
         discussion: """
         OLD and NEW are the same host's `virsh domcapabilities` (or `virsh \
@@ -23,25 +22,33 @@ struct PreflightCommand: ParsableCommand {
         Exit status: 0 when nothing breaks, 1 when something would break (with \
         --allow-new-features, appeared features alone do not count: every host is \
         upgraded before guests move back), 2 on bad input.
-        """)
+        """,
+        arguments: [
+            ArgumentSpec("old", completion: .xmlFile, help: "The host before the upgrade."),
+            ArgumentSpec("new", completion: .xmlFile, help: "The same host after the upgrade."),
+            ArgumentSpec("guest", .any, completion: .xmlFile, help: "Guests to check: domain XML or <cpu> files."),
+        ],
+        options: MapOptions.options + [
+            .flag("allow-new-features", help: "Do not count host-model features that appeared as breaking."),
+            TextOrJSON.option,
+        ],
+        command: PreflightCommand.self)
 
-    @OptionGroup var map: MapOptions
+    let map: MapOptions
+    let old: String
+    let new: String
+    let guests: [String]
+    let allowNewFeatures: Bool
+    let format: TextOrJSON
 
-    @Argument(help: ArgumentHelp("The host before the upgrade.", valueName: "old"), completion: .file(extensions: ["xml"]))
-    var old: String
-
-    @Argument(help: ArgumentHelp("The same host after the upgrade.", valueName: "new"), completion: .file(extensions: ["xml"]))
-    var new: String
-
-    @Argument(help: ArgumentHelp("Guests to check: domain XML or <cpu> files.", valueName: "guest"),
-              completion: .file(extensions: ["xml"]))
-    var guests: [String] = []
-
-    @Flag(help: "Do not count host-model features that appeared as breaking.")
-    var allowNewFeatures = false
-
-    @Option(help: "Output format: text or json.")
-    var format: TextOrJSON = .text
+    init(_ arguments: ParsedArguments) {
+        map = MapOptions(arguments)
+        old = arguments.argument("old")
+        new = arguments.argument("new")
+        guests = arguments.arguments("guest")
+        allowNewFeatures = arguments.flag("allow-new-features")
+        format = arguments.choice("format")
+    }
 
     func run() throws {
         let report = try reportingErrors {
@@ -70,7 +77,7 @@ struct PreflightCommand: ParsableCommand {
         try reportingErrors {
             try emit(format == .json ? try JSONValue(encoding: report).rendered : report.text)
         }
-        if report.somethingBreaks { throw ExitCode.negativeAnswer }
+        if report.somethingBreaks { throw ExitStatus.negativeAnswer }
     }
 }
 

@@ -7,7 +7,7 @@ import Testing
 // Help. `Golden/help/cpucompat.txt` is the exact output of `cpucompat --help`, and
 // `Golden/help/NAME.txt` that of `cpucompat NAME --help` (a nested subcommand is PARENT-CHILD.txt),
 // for every subcommand the help lists under SUBCOMMANDS; the folder holds nothing else.
-// swift-argument-parser wraps the help at $COLUMNS, else at the terminal's width (an ioctl on
+// The help is wrapped at $COLUMNS, else at the terminal's width (an ioctl on
 // standard output), else at 80 columns, so the test sets COLUMNS=80 and LINES=25. After a
 // deliberate change to the help, rewrite the files (and remove stale ones), then review the diff:
 //
@@ -230,7 +230,7 @@ enum GoldenText {
         return lines
     }
 
-    /// The subcommands a swift-argument-parser help lists: the first word of each line indented
+    /// The subcommands a help lists: the first word of each line indented
     /// by exactly two spaces under `SUBCOMMANDS:`, up to the first blank line.
     static func subcommands(inHelp help: String) -> [String] {
         let lines = lines(of: help)

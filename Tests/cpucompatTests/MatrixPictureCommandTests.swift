@@ -104,7 +104,7 @@ private func svgSize(_ svg: String) throws -> [Int] {
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
         if arguments.contains("--pairs") {
-            #expect(result.stderr.hasPrefix("Error: --pairs goes with --format text, json or html: the \(arguments[2]) picture has every pair it draws\n"))
+            #expect(result.stderr.hasPrefix("cpucompat: --pairs goes with --format text, json or html: the \(arguments[2]) picture has every pair it draws\n"))
         }
     }
 
