@@ -281,6 +281,41 @@ private func oracleMapInstalled(_ release: String) -> Bool {
         #expect(x86.names(of: model.features) == ["fpu", "vme"])
         #expect(model.retiredFeatureOrder == [1])
     }
+
+    @Test(arguments: BuiltInCPUMap.all)
+    func everyBuiltInMapReadsBackToItsOwnSnapshot(builtIn: BuiltInCPUMap) throws {
+        let map = try builtIn.load()
+        // The generated literal ends without the snapshot's last line break.
+        #expect(map.snapshot(libvirtVersion: builtIn.libvirtVersion, provenance: builtIn.provenance) == builtIn.snapshot + "\n")
+    }
+
+    @Test func anUnreadableAttributeIsRefusedNamingItsLine() throws {
+        for line in ["feature fpu cpuid=1/-/exx/1", "feature fpu cpuid=1/-/edx", "feature fpu cpuid=123456789/-/edx/1",
+                     "feature fpu msr=1/2", "feature fpu msr=1/2/3/4", "feature fpu alias=x", "feature fpu colour=red",
+                     "model M decode=- features=1 sig=6/x", "model M decode=- features=1 sig=6/94/7-5",
+                     "model M decode=- features=1 sig=6/94/5-7/1", "model M decode=- features=1 retired=+0",
+                     "model M decode=-", "vendor"] {
+            let text = "cpucompat-cpu-map 2\narch x86\nfeature fpu cpuid=1/-/edx/1\n" + line + "\n"
+            let error = #expect(throws: CPUCompatError.self) { try CPUMap(snapshot: text, origin: .legacyFile("bad")) }
+            #expect(error?.description == "bad:4: unreadable snapshot line", "\(line)")
+        }
+    }
+
+    @Test func aRepeatedNameFindsItsFirstDefinition() throws {
+        let text = """
+            cpucompat-cpu-map 2
+            arch x86
+            feature a alias=b/- cpuid=1/-/edx/1
+            feature c alias=b/qemu alias=a/- cpuid=1/-/edx/2
+            model M decode=host features=1
+            model M decode=guest features=2
+
+            """
+        let x86 = try #require(try CPUMap(snapshot: text, origin: .legacyFile("repeats")).x86)
+        #expect(x86.feature(named: "b")?.name == "a", "the first feature with an alias has it")
+        #expect(x86.feature(named: "a")?.name == "a", "a name wins over another feature's alias")
+        #expect(x86.model(named: "M")?.index == 0)
+    }
 }
 
 @Suite struct MapSemanticsTests {

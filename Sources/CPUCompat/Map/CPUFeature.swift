@@ -218,14 +218,19 @@ public struct CPUArchitecture: Hashable, Sendable, CustomStringConvertible {
         self.vendors = vendors
         self.features = features
         self.models = models
-        var byName: [String: Int] = [:]
-        for feature in features {
-            for alias in feature.aliases where byName[alias.name] == nil { byName[alias.name] = feature.index }
+        // Sized up front, and filled last entry first so that the first of
+        // a repeated key wins with one hash a key: the built-in map is
+        // hundreds of names, read on every run.
+        var byName = [String: Int](minimumCapacity: features.reduce(features.count) { $0 + $1.aliases.count })
+        for feature in features.reversed() {
+            for alias in feature.aliases.reversed() { byName[alias.name] = feature.index }
         }
-        for feature in features { byName[feature.name] = feature.index }
+        for feature in features.reversed() { byName[feature.name] = feature.index }
         featureIndexByName = byName
         levelFeatureSets = Self.levelFeatureSets(byName: byName)
-        modelIndexByName = Dictionary(models.map { ($0.name, $0.index) }, uniquingKeysWith: { first, _ in first })
+        var modelsByName = [String: Int](minimumCapacity: models.count)
+        for model in models.reversed() { modelsByName[model.name] = model.index }
+        modelIndexByName = modelsByName
     }
 
     /// The feature called `name` or having it as an alias.

@@ -92,9 +92,17 @@ extension CPUMap {
     /// - Throws: ``CPUCompatError/invalidMap(path:line:message:)`` naming the
     ///   line that cannot be read, or saying that the snapshot defines no architecture.
     public init(snapshot text: String, origin: Origin) throws(CPUCompatError) {
-        // The built-in map is read on every run: this works on bytes, making
-        // a String only for each name it keeps.
-        let bytes = Array(text.utf8)
+        var text = text
+        // A built-in snapshot is a string literal: its UTF-8 is read in place, not copied.
+        self = try text.withUTF8 { bytes in
+            Result { () throws(CPUCompatError) in try CPUMap(snapshotBytes: bytes[...], origin: origin) }
+        }.get()
+    }
+
+    /// ``init(snapshot:origin:)`` on the snapshot's UTF-8. The built-in map is
+    /// read on every run: this walks the bytes once a line, without arrays
+    /// of fields, making a String only for each name it keeps.
+    private init(snapshotBytes bytes: SnapshotBytes, origin: Origin) throws(CPUCompatError) {
         var architectures: [CPUArchitecture] = []
         var libvirtVersion: String?
         var provenance: String?
@@ -114,17 +122,9 @@ extension CPUMap {
             models = []
         }
 
-        // One buffer each for a line's fields and attributes, reused line
-        // after line: the built-in map is ~600 lines read on every run.
-        var fields: [ArraySlice<UInt8>] = []
-        var attributes: [SnapshotField] = []
-        var parts: [ArraySlice<UInt8>] = []
         var lineNumber = 0
-        var lineStart = bytes.startIndex
-        while lineStart < bytes.endIndex {
-            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
-            let line = bytes[lineStart..<lineEnd]
-            lineStart = lineEnd + 1
+        var lines = SnapshotPieces(bytes, separator: UInt8(ascii: "\n"))
+        while let line = lines.next() {
             lineNumber += 1
             if line.isEmpty { continue }
             // Made only when needed: the description is a String, and there are hundreds of lines.
@@ -137,19 +137,15 @@ extension CPUMap {
                 }
                 continue
             }
-            split(line, UInt8(ascii: " "), into: &fields, omittingEmpty: true)
-            guard fields.count >= 2 else { throw bad() }
-            let name = unescape(fields[1])
-            attributes.removeAll(keepingCapacity: true)
-            for field in fields.dropFirst(2) { attributes.append(SnapshotField(field)) }
-            func value(_ key: StaticString) -> ArraySlice<UInt8>? { attributes.first { $0.key.is(key) }?.value }
-            func string(_ key: StaticString) -> String? { value(key).map(unescape) }
-
-            switch SnapshotKeyword(fields[0]) {
+            var fields = SnapshotPieces(line, separator: UInt8(ascii: " "), omittingEmpty: true)
+            guard let keyword = fields.next(), let nameField = fields.next() else { throw bad() }
+            let name = unescape(nameField)
+            // What is left of `fields` are the line's `key=value` attributes.
+            switch SnapshotKeyword(keyword) {
             case .libvirt:
                 libvirtVersion = name
             case .provenance:
-                provenance = String(decoding: line.dropFirst("provenance ".utf8.count), as: UTF8.self)
+                provenance = utf8String(line.dropFirst("provenance ".utf8.count))
             case .fingerprint:
                 fingerprint = name
             case .arch:
@@ -157,58 +153,22 @@ extension CPUMap {
                 currentName = name
             case .vendor:
                 guard currentName != nil else { throw bad() }
-                vendors.append(CPUVendor(name: name, string: string("string"), value: string("value")))
+                var string: String?
+                var value: String?
+                while let (key, text) = fields.nextAttribute() {
+                    if key.is("string"), string == nil { string = unescape(text) }
+                    if key.is("value"), value == nil { value = unescape(text) }
+                }
+                vendors.append(CPUVendor(name: name, string: string, value: value))
             case .feature:
-                guard currentName != nil else { throw bad() }
-                let index = features.count
-                var aliases: [CPUFeature.Alias] = []
-                var bits: [CPUFeature.Bit] = []
-                var migratable = true
-                for attribute in attributes {
-                    split(attribute.value, UInt8(ascii: "/"), into: &parts)
-                    switch attribute.key {
-                    case let key where key.is("alias") && parts.count == 2:
-                        aliases.append(.init(name: unescape(parts[0]), source: parts[1].is("-") ? nil : unescape(parts[1])))
-                    case let key where key.is("cpuid") && parts.count == 4:
-                        guard let leaf = hexNumber(parts[0]), let mask = hexNumber(parts[3]),
-                              let register = CPUFeature.Register(rawValue: String(decoding: parts[2], as: UTF8.self)) else { throw bad() }
-                        bits.append(.cpuid(leaf: leaf, subleaf: hexNumber(parts[1]), register: register, mask: mask))
-                    case let key where key.is("msr") && parts.count == 3:
-                        guard let msr = hexNumber(parts[0]), let edx = hexNumber(parts[1]), let eax = hexNumber(parts[2]) else { throw bad() }
-                        bits.append(.msr(index: msr, edx: edx, eax: eax))
-                    case let key where key.is("nomigrate"):
-                        migratable = false
-                    default:
-                        throw bad()
-                    }
-                }
-                features.append(CPUFeature(name: name, index: index, aliases: aliases, isMigratable: migratable, bits: bits))
-            case .model:
-                guard currentName != nil, let featureWords = value("features"),
-                      let modelFeatures = FeatureSet(hexWords: featureWords),
-                      let retired = retiredOrder(value("retired"), legacySet: value("removed")),
-                      modelFeatures.isWithin(count: features.count), retired.allSatisfy({ $0 < features.count })
+                guard currentName != nil, let feature = readFeature(name: name, index: features.count, attributes: &fields)
                 else { throw bad() }
-                let decode = split(value("decode") ?? [], UInt8(ascii: ","))
-                var signatures: [CPUSignature] = []
-                for attribute in attributes where attribute.key.is("sig") {
-                    split(attribute.value, UInt8(ascii: "/"), into: &parts)
-                    guard parts.count >= 2, let family = decimal(parts[0]), let number = decimal(parts[1]) else { throw bad() }
-                    var steppings: ClosedRange<Int>?
-                    if parts.count == 3 {
-                        let bounds = split(parts[2], UInt8(ascii: "-")).compactMap(decimal)
-                        guard bounds.count == 2, bounds[0] <= bounds[1] else { throw bad() }
-                        steppings = bounds[0]...bounds[1]
-                    }
-                    signatures.append(CPUSignature(family: family, model: number, steppings: steppings))
-                }
-                models.append(CPUModel(
-                    name: name, index: models.count, vendor: string("vendor"), parent: string("parent"),
-                    decodesHost: decode.contains { $0.is("host") },
-                    decodesGuest: decode.contains { $0.is("guest") },
-                    signatures: signatures,
-                    processorVersions: attributes.filter { $0.key.is("pvr") }.map { unescape($0.value) },
-                    features: modelFeatures, retiredFeatureOrder: retired))
+                features.append(feature)
+            case .model:
+                guard currentName != nil,
+                      let model = readModel(name: name, index: models.count, featureCount: features.count, attributes: &fields)
+                else { throw bad() }
+                models.append(model)
             case nil:
                 throw bad()
             }
@@ -222,29 +182,153 @@ extension CPUMap {
     }
 }
 
-/// A `key=value` field of a snapshot line (a bare `key` has an empty value).
-private struct SnapshotField {
-    var key: ArraySlice<UInt8>
-    var value: ArraySlice<UInt8>
-
-    init(_ field: ArraySlice<UInt8>) {
-        if let equals = field.firstIndex(of: UInt8(ascii: "=")) {
-            key = field[..<equals]
-            value = field[(equals + 1)...]
+/// A feature line's attributes read into the feature; nil when one is unreadable or unknown.
+private func readFeature(name: String, index: Int, attributes: inout SnapshotPieces) -> CPUFeature? {
+    var aliases: [CPUFeature.Alias] = []
+    var bits: [CPUFeature.Bit] = []
+    var migratable = true
+    while let (key, value) = attributes.nextAttribute() {
+        var parts = SnapshotPieces(value, separator: UInt8(ascii: "/"))
+        if key.is("alias") {
+            guard let alias = parts.next(), let source = parts.next(), parts.next() == nil else { return nil }
+            aliases.append(.init(name: unescape(alias), source: source.is("-") ? nil : unescape(source)))
+        } else if key.is("cpuid") {
+            guard let leaf = parts.next().flatMap(hexNumber), let subleaf = parts.next(),
+                  let register = parts.next().flatMap(CPUFeature.Register.init),
+                  let mask = parts.next().flatMap(hexNumber), parts.next() == nil else { return nil }
+            bits.append(.cpuid(leaf: leaf, subleaf: hexNumber(subleaf), register: register, mask: mask))
+        } else if key.is("msr") {
+            guard let msr = parts.next().flatMap(hexNumber), let edx = parts.next().flatMap(hexNumber),
+                  let eax = parts.next().flatMap(hexNumber), parts.next() == nil else { return nil }
+            bits.append(.msr(index: msr, edx: edx, eax: eax))
+        } else if key.is("nomigrate") {
+            migratable = false
         } else {
-            key = field
-            value = []
+            return nil
         }
+    }
+    return CPUFeature(name: name, index: index, aliases: aliases, isMigratable: migratable, bits: bits)
+}
+
+/// A model line's attributes read into the model, of a map with
+/// `featureCount` features so far; nil when one is unreadable or names a
+/// feature beyond them. Where a key repeats, its first value counts
+/// (`sig` and `pvr` repeat by design); keys it does not know are ignored.
+private func readModel(name: String, index: Int, featureCount: Int, attributes: inout SnapshotPieces) -> CPUModel? {
+    var features: SnapshotBytes?
+    var retired: SnapshotBytes?
+    var removed: SnapshotBytes?
+    var decode: SnapshotBytes?
+    var vendor: String?
+    var parent: String?
+    var signatures: [CPUSignature] = []
+    var processorVersions: [String] = []
+    while let (key, value) = attributes.nextAttribute() {
+        if key.is("features") {
+            if features == nil { features = value }
+        } else if key.is("sig") {
+            guard let signature = signature(value) else { return nil }
+            signatures.append(signature)
+        } else if key.is("decode") {
+            if decode == nil { decode = value }
+        } else if key.is("vendor") {
+            if vendor == nil { vendor = unescape(value) }
+        } else if key.is("parent") {
+            if parent == nil { parent = unescape(value) }
+        } else if key.is("retired") {
+            if retired == nil { retired = value }
+        } else if key.is("pvr") {
+            processorVersions.append(unescape(value))
+        } else if key.is("removed") {
+            if removed == nil { removed = value }
+        }
+    }
+    guard let modelFeatures = features.flatMap({ FeatureSet(hexWords: UnsafeBufferPointer(rebasing: $0)) }),
+          let retiredOrder = retiredOrder(retired, legacySet: removed),
+          modelFeatures.isWithin(count: featureCount), retiredOrder.allSatisfy({ $0 < featureCount })
+    else { return nil }
+    var decodesHost = false
+    var decodesGuest = false
+    if let decode {
+        var words = SnapshotPieces(decode, separator: UInt8(ascii: ","))
+        while let word = words.next() {
+            if word.is("host") { decodesHost = true }
+            if word.is("guest") { decodesGuest = true }
+        }
+    }
+    return CPUModel(
+        name: name, index: index, vendor: vendor, parent: parent, decodesHost: decodesHost, decodesGuest: decodesGuest,
+        signatures: signatures, processorVersions: processorVersions, features: modelFeatures,
+        retiredFeatureOrder: retiredOrder)
+}
+
+/// A `sig=` value: `family/model`, or `family/model/first-last` with steppings.
+private func signature(_ value: SnapshotBytes) -> CPUSignature? {
+    var parts = SnapshotPieces(value, separator: UInt8(ascii: "/"))
+    guard let family = parts.next().flatMap(decimal), let model = parts.next().flatMap(decimal) else { return nil }
+    guard let steppingsText = parts.next() else { return CPUSignature(family: family, model: model) }
+    var bounds = SnapshotPieces(steppingsText, separator: UInt8(ascii: "-"))
+    guard parts.next() == nil, let first = bounds.next().flatMap(decimal), let last = bounds.next().flatMap(decimal),
+          bounds.next() == nil, first <= last else { return nil }
+    return CPUSignature(family: family, model: model, steppings: first...last)
+}
+
+/// Bytes of the snapshot being read: slices of its UTF-8, which (unlike
+/// `ArraySlice`s) cost no reference counting as they are passed around.
+private typealias SnapshotBytes = Slice<UnsafeBufferPointer<UInt8>>
+
+/// The pieces of some snapshot bytes between one separator and the next,
+/// found one at a time, so that no line needs an array of its fields.
+private struct SnapshotPieces {
+    /// What is not yet cut off; nil once the last piece has been returned.
+    private var rest: SnapshotBytes?
+    private let separator: UInt8
+    private let omittingEmpty: Bool
+
+    init(_ bytes: SnapshotBytes, separator: UInt8, omittingEmpty: Bool = false) {
+        rest = bytes
+        self.separator = separator
+        self.omittingEmpty = omittingEmpty
+    }
+
+    /// The next piece: after the last separator, the (maybe empty) rest.
+    mutating func next() -> SnapshotBytes? {
+        while let bytes = rest {
+            let piece: SnapshotBytes
+            if let end = bytes.position(of: separator) {
+                piece = bytes[..<end]
+                rest = bytes[(end + 1)...]
+            } else {
+                piece = bytes
+                rest = nil
+            }
+            if !omittingEmpty || !piece.isEmpty { return piece }
+        }
+        return nil
+    }
+
+    /// The next piece as a `key=value` attribute (a bare `key` has an empty value).
+    mutating func nextAttribute() -> (key: SnapshotBytes, value: SnapshotBytes)? {
+        guard let field = next() else { return nil }
+        guard let equals = field.position(of: UInt8(ascii: "=")) else { return (field, field[field.endIndex...]) }
+        return (field[..<equals], field[(equals + 1)...])
     }
 }
 
-extension ArraySlice<UInt8> {
+extension SnapshotBytes {
     /// Whether the bytes are `word`'s: one `memcmp`, where `elementsEqual`
     /// walks both sequences through their iterators.
     fileprivate func `is`(_ word: StaticString) -> Bool {
-        count == word.utf8CodeUnitCount && withUnsafeBufferPointer { bytes in
-            bytes.isEmpty || memcmp(bytes.baseAddress!, word.utf8Start, bytes.count) == 0
-        }
+        guard count == word.utf8CodeUnitCount else { return false }
+        guard let start = base.baseAddress else { return true }
+        return memcmp(start + startIndex, word.utf8Start, count) == 0
+    }
+
+    /// The index of the first `byte`, found with `memchr`.
+    fileprivate func position(of byte: UInt8) -> Int? {
+        guard let start = base.baseAddress,
+              let found = memchr(start + startIndex, Int32(byte), count) else { return nil }
+        return startIndex + UnsafeRawPointer(start + startIndex).distance(to: found)
     }
 }
 
@@ -252,7 +336,7 @@ extension ArraySlice<UInt8> {
 private enum SnapshotKeyword {
     case libvirt, provenance, fingerprint, arch, vendor, feature, model
 
-    init?(_ word: ArraySlice<UInt8>) {
+    init?(_ word: SnapshotBytes) {
         // Nearly every line is a feature or a model.
         if word.is("feature") { self = .feature }
         else if word.is("model") { self = .model }
@@ -265,39 +349,23 @@ private enum SnapshotKeyword {
     }
 }
 
-private func split(_ bytes: ArraySlice<UInt8>, _ separator: UInt8) -> [ArraySlice<UInt8>] {
-    bytes.split(separator: separator, omittingEmptySubsequences: false)
-}
-
-/// `bytes` split at `separator` into `pieces`, whose capacity is kept for the next line.
-private func split(_ bytes: ArraySlice<UInt8>, _ separator: UInt8, into pieces: inout [ArraySlice<UInt8>],
-                   omittingEmpty: Bool = false) {
-    pieces.removeAll(keepingCapacity: true)
-    var start = bytes.startIndex
-    while true {
-        let end = bytes[start...].firstIndex(of: separator) ?? bytes.endIndex
-        if !omittingEmpty || end > start { pieces.append(bytes[start..<end]) }
-        guard end < bytes.endIndex else { return }
-        start = end + 1
-    }
-}
-
 /// A model's retired features: version 2's ordered `retired=3,1` list, or
 /// version 1's `removed=<hexWords>` set in map order; nil when unreadable.
-private func retiredOrder(_ list: ArraySlice<UInt8>?, legacySet: ArraySlice<UInt8>?) -> [Int]? {
+private func retiredOrder(_ list: SnapshotBytes?, legacySet: SnapshotBytes?) -> [Int]? {
     if let legacySet {
-        return FeatureSet(hexWords: legacySet).map(Array.init)
+        return FeatureSet(hexWords: UnsafeBufferPointer(rebasing: legacySet)).map(Array.init)
     }
     guard let list, !list.isEmpty else { return [] }
     var order: [Int] = []
-    for field in split(list, UInt8(ascii: ",")) {
-        guard let index = decimal(field), index >= 0 else { return nil }
+    var fields = SnapshotPieces(list, separator: UInt8(ascii: ","))
+    while let field = fields.next() {
+        guard let index = decimal(field) else { return nil }
         order.append(index)
     }
     return order
 }
 
-private func hexNumber(_ bytes: ArraySlice<UInt8>) -> UInt32? {
+private func hexNumber(_ bytes: SnapshotBytes) -> UInt32? {
     guard !bytes.isEmpty, bytes.count <= 8 else { return nil }
     var value: UInt32 = 0
     for byte in bytes {
@@ -312,8 +380,33 @@ private func hexNumber(_ bytes: ArraySlice<UInt8>) -> UInt32? {
     return value
 }
 
-private func decimal(_ bytes: ArraySlice<UInt8>) -> Int? {
-    Int(String(decoding: bytes, as: UTF8.self))
+/// A decimal number of up to 18 digits, so it cannot overflow.
+private func decimal(_ bytes: SnapshotBytes) -> Int? {
+    guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+    var value = 0
+    for byte in bytes {
+        guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+        value = value * 10 + Int(byte - UInt8(ascii: "0"))
+    }
+    return value
+}
+
+extension CPUFeature.Register {
+    /// The register a snapshot's `cpuid=` names (`ecx`), compared as bytes.
+    fileprivate init?(_ name: SnapshotBytes) {
+        guard let register = Self.allCases.first(where: { name.is($0.snapshotName) }) else { return nil }
+        self = register
+    }
+
+    /// The raw value, as `is` takes it.
+    private var snapshotName: StaticString {
+        switch self {
+        case .eax: "eax"
+        case .ebx: "ebx"
+        case .ecx: "ecx"
+        case .edx: "edx"
+        }
+    }
 }
 
 private func hex(_ value: UInt32) -> String { String(value, radix: 16) }
@@ -328,8 +421,12 @@ extension CPUMap {
     }
 }
 
-private func unescape(_ field: ArraySlice<UInt8>) -> String {
-    guard field.contains(UInt8(ascii: "%")) else { return String(decoding: field, as: UTF8.self) }
+private func utf8String(_ bytes: SnapshotBytes) -> String {
+    String(decoding: UnsafeBufferPointer(rebasing: bytes), as: UTF8.self)
+}
+
+private func unescape(_ field: SnapshotBytes) -> String {
+    guard field.contains(UInt8(ascii: "%")) else { return utf8String(field) }
     var bytes: [UInt8] = []
     var index = field.startIndex
     while index < field.endIndex {

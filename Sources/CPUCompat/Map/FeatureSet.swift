@@ -195,7 +195,7 @@ public struct FeatureSet: Hashable, Sendable, Sequence {
 
     /// Reads `hexWords`' format back, from the snapshot's bytes (the
     /// built-in map holds a few hundred of these, read on every run).
-    init?(hexWords: ArraySlice<UInt8>) {
+    init?(hexWords: UnsafeBufferPointer<UInt8>) {
         words = []
         guard !hexWords.isEmpty else { return }
         words.reserveCapacity(hexWords.count / 17 + 1)
