@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A CPU map compiled into cpucompat: the `cpu_map` of one libvirt release,
 /// exported by cpucompat's own exporter (`cpucompat map --snapshot`, run by
 /// `Scripts/update-builtin-map`) from the Debian package that ships it.
@@ -10,6 +12,21 @@ public struct BuiltInCPUMap: Hashable, Sendable, CustomStringConvertible {
     public let release: String
     /// The map in snapshot form (see `CPUMap.snapshot(libvirtVersion:provenance:)`).
     let snapshot: String
+    /// The map once decoded, shared by every copy of this value.
+    private let decoded = DecodedMap()
+
+    init(release: String, snapshot: String) {
+        self.release = release
+        self.snapshot = snapshot
+    }
+
+    public static func == (left: BuiltInCPUMap, right: BuiltInCPUMap) -> Bool {
+        left.release == right.release && left.snapshot == right.snapshot
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(release)
+    }
 
     /// Every built-in map, oldest release first.
     public static let all: [BuiltInCPUMap] = [
@@ -42,14 +59,26 @@ public struct BuiltInCPUMap: Hashable, Sendable, CustomStringConvertible {
     /// The fingerprint of the folder the map was made from (see `CPUMap.fingerprint(ofFolder:)`).
     var fingerprint: String? { headerValue("fingerprint") }
 
-    /// Decodes the map; each call decodes the snapshot anew.
+    /// The decoded map: decoded on first use, then shared for the life of the process.
+    ///
+    /// Keeping it also spares a run the freeing of the map's hundreds of
+    /// arrays and strings at its end, a twentieth of a short run's instructions.
     ///
     /// - Returns: The map, with origin ``CPUMap/Origin/builtIn(release:)``
     ///   and the snapshot's libvirt version and provenance.
     /// - Throws: ``CPUCompatError/invalidMap(path:line:message:)`` if the
     ///   snapshot cannot be read, which the tests rule out for every built-in map.
     public func load() throws(CPUCompatError) -> CPUMap {
-        try CPUMap(snapshot: snapshot, origin: .builtIn(release: release))
+        if let map = decoded.map.withLock({ $0 }) { return map }
+        let map = try CPUMap(snapshot: snapshot, origin: .builtIn(release: release))
+        decoded.map.withLock { $0 = map }
+        return map
+    }
+
+    /// A box for the decoded map. (Not a dictionary of maps by release: a
+    /// dictionary type's first use costs more instructions than the box saves.)
+    private final class DecodedMap: Sendable {
+        let map = Mutex<CPUMap?>(nil)
     }
 
     /// A value of the snapshot's header (its first lines), read without decoding the map.
