@@ -174,12 +174,19 @@ struct BaselineInputs {
     var everyCPUNamesAVendor = true
     /// The model every CPU names, if they all name the same.
     var sharedModel: String?
-    /// The indexes of the guest-decodable models the CPUs name.
-    var inputModels: Set<Int> = []
+    /// Whether each model, by index, is a guest-decodable model some CPU
+    /// names. (A Bool per model, not a `Set<Int>`: a run uses no other set
+    /// of integers, and that type's first use costs more than a short baseline.)
+    var inputModels: [Bool] = []
     /// The first problem libvirt would refuse the CPUs for, in their order:
     /// a CPU without a model, a CPU whose vendor contradicts its model's, or
     /// (without `allowCrossVendor`) differing vendors.
     var problem: CPUCompatError?
+
+    /// Whether some CPU names the model at `index`, which decodes guests.
+    func namesInputModel(_ index: Int) -> Bool {
+        index < inputModels.count && inputModels[index]
+    }
 
     init(_ cpus: [CPU], allowCrossVendor: Bool) {
         common = cpus.first?.features ?? FeatureSet()
@@ -191,7 +198,10 @@ struct BaselineInputs {
             if cpu.model == nil {
                 note(.invalidCPU(path: cpu.definition.path, line: cpu.definition.line, message: "Missing CPU model name"))
             }
-            if let model = cpu.model, model.decodesGuest { inputModels.insert(model.index) }
+            if let model = cpu.model, model.decodesGuest {
+                if model.index >= inputModels.count { inputModels += repeatElement(false, count: model.index + 1 - inputModels.count) }
+                inputModels[model.index] = true
+            }
             if cpu.model?.name != sharedModel { sharedModel = nil }
             if cpu.vendor == nil { everyCPUNamesAVendor = false }
             common.formIntersection(cpu.features)
@@ -305,7 +315,7 @@ extension CPUArchitecture {
                 continue
             }
             if cost < current.cost || (cost == current.cost && k < current.k)
-                || (inputs.inputModels.contains(model.index) && k < current.k) {
+                || (inputs.namesInputModel(model.index) && k < current.k) {
                 best = (model, cost, k)
             }
         }
