@@ -244,6 +244,56 @@ private func oracleMapInstalled(_ release: String) -> Bool {
         #expect(try CPUMap(contentsOf: folder, usingSnapshots: true, cache: blocked).architectures == parsed.architectures)
     }
 
+    @Test(.enabled(if: oracleMapInstalled("9.0"), "libvirt 9.0's map (../shared/oracles/provision) is not installed: SKIPPED"))
+    func aFolderFingerprintComesFromItsStampsUntilAFileChanges() throws {
+        let folder = makeScratchDirectory()
+        let cacheRoot = makeScratchDirectory()
+        defer { removeTree(folder); removeTree(cacheRoot) }
+        let source = oracleMap("9.0")
+        let names = try FileSystem.contents(ofDirectory: source).filter { $0.hasSuffix(".xml") }
+        for name in names { write(String(decoding: try FileSystem.read(source + "/" + name), as: UTF8.self), to: folder + "/" + name) }
+        let fromContent = try CPUMap.fingerprint(ofFolder: folder)
+        #expect(fromContent == BuiltInCPUMap.named("9.0")?.fingerprint)
+
+        // Files changed a moment ago are not recorded: an edit in the same clock tick could pass unseen.
+        let waiting = CPUMapCache(folder: cacheRoot + "/cpucompat", settlingTime: 3600)
+        #expect(try CPUMap.fingerprint(ofFolder: folder, cache: waiting) == fromContent)
+        let entry = try #require(waiting.entry(forStampsOf: folder))
+        #expect(!FileSystem.exists(entry))
+
+        // Settled files are recorded, and the record is used while the stamps match:
+        // a doctored record (with a sound checksum) is believed, which shows that nothing was read.
+        let cache = CPUMapCache(folder: cacheRoot + "/cpucompat", settlingTime: 0)
+        #expect(try CPUMap.fingerprint(ofFolder: folder, cache: cache) == fromContent)
+        #expect(FileSystem.exists(entry))
+        let stamps = try #require(CPUMapCache.FolderStamps(folder: folder, names: names, settlingTime: 0))
+        write(String(decoding: CPUMapCache.sealed(stamps.record("doctored")), as: UTF8.self), to: entry)
+        #expect(try CPUMap.fingerprint(ofFolder: folder, cache: cache) == "doctored")
+        // Never for the exporter, which reads the files whatever the cache holds.
+        #expect(try CPUMap(contentsOf: folder, usingSnapshots: false, cache: cache).folderFingerprint == fromContent)
+
+        // An edit in place that keeps the size (and the inode) changes the stamps: the files are read again.
+        let vendors = folder + "/x86_vendors.xml"
+        let text = String(decoding: try FileSystem.read(vendors), as: UTF8.self)
+        write(text.replacingAll("GenuineIntel", with: "GenuineIntex"), to: vendors)
+        var times = [timespec(tv_sec: 1_000_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000_000, tv_nsec: 0)]
+        try #require(utimensat(AT_FDCWD, vendors, &times, 0) == 0)
+        let edited = try CPUMap.fingerprint(ofFolder: folder)
+        #expect(edited != fromContent)
+        #expect(try CPUMap.fingerprint(ofFolder: folder, cache: cache) == edited)
+        #expect(try CPUMap(contentsOf: folder, usingSnapshots: true, cache: cache).x86?.vendor(named: "Intel")?.string == "GenuineIntex",
+                "an edited installed map is read as it now is, not taken for the built-in one")
+
+        // A record others could have written is not trusted, and is replaced by a sound one.
+        let now = try #require(CPUMapCache.FolderStamps(folder: folder, names: names, settlingTime: 0))
+        write(String(decoding: CPUMapCache.sealed(now.record("doctored")), as: UTF8.self), to: entry)
+        try #require(chmod(entry, 0o666) == 0)
+        #expect(try CPUMap.fingerprint(ofFolder: folder, cache: cache) == edited)
+        #expect(try FileSystem.read(entry) == CPUMapCache.sealed(now.record(edited)))
+        var status = stat()
+        #expect(stat(entry, &status) == 0 && status.st_mode & 0o777 == 0o600)
+    }
+
     @Test func snapshotRoundTrips() throws {
         let map = FileSystem.exists(TestPaths.masterMap + "/index.xml")
             ? try CPUMap(contentsOf: TestPaths.masterMap) : try CPUMap.builtIn()

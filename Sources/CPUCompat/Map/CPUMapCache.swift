@@ -4,17 +4,23 @@ import Glibc
 
 /// Compiled snapshots of CPU map folders that are none of the built-in maps
 /// (a libvirt built from git, a distribution's patched map), kept in the
-/// user's cache so such a folder is parsed once, not on every run.
+/// user's cache so such a folder is parsed once, not on every run; and the
+/// fingerprints of map folders, so that an unchanged folder (the installed
+/// map, read by every run) is not read whole to be recognised.
 ///
 /// The cache is `$XDG_CACHE_HOME/cpucompat` (an absolute path), else
-/// `~/.cache/cpucompat`; an entry is `map-<fingerprint>.snapshot`, keyed by
-/// the folder's fingerprint, so an edited folder gets a new entry. An entry
-/// ends with a checksum line over everything before it: a missing,
-/// unwritable, truncated, stale or corrupt cache is never an error; the
-/// folder is parsed again.
+/// `~/.cache/cpucompat`; a map entry is `map-v2-<fingerprint>.snapshot`,
+/// keyed by the folder's fingerprint, so an edited folder gets a new entry;
+/// a fingerprint entry is `folder-v1-<hash of the path>.stamps` (see
+/// `FolderStamps`). An entry ends with a checksum line over everything
+/// before it: a missing, unwritable, truncated, stale or corrupt cache is
+/// never an error; the folder is read again.
 struct CPUMapCache {
     /// The cache folder; nil for no cache.
     let folder: String?
+    /// How long ago a map folder's files must have last changed for their
+    /// stamps to be recorded (see `FolderStamps`); seconds.
+    var settlingTime = 2
 
     /// The user's cache, as the environment names it.
     static var user: CPUMapCache {
@@ -52,6 +58,76 @@ struct CPUMapCache {
         if lstat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG { return }
         guard (try? SafeFileUpdate.write(Self.sealed(map.snapshot(libvirtVersion: map.libvirtVersion, provenance: map.provenance)),
                                          to: path)) != nil else { return }
+        chmod(path, 0o600)
+    }
+
+    /// What the files of a map folder look like to `stat`: for each `*.xml`
+    /// file its name, device, inode, size, and modification and change times
+    /// to the nanosecond, hashed. While these are unchanged, so are the
+    /// files, short of an edit in the same clock tick as the one before it
+    /// that keeps the size; so files changed less than `settlingTime` ago are
+    /// never recorded (git's index takes the same care), and a later edit
+    /// changes the change time, which no one can set back.
+    struct FolderStamps {
+        let folder: String
+        /// The hash of every file's name and stamps, in hexadecimal.
+        let hash: String
+        /// Whether every file was last changed `settlingTime` seconds ago or earlier.
+        let settled: Bool
+
+        /// The stamps of `names` in `folder`; nil if one cannot be read.
+        init?(folder: String, names: [String], settlingTime: Int) {
+            var hash = FNV1a64()
+            var newest = 0
+            for name in names {
+                var status = stat()
+                guard stat(FileSystem.join(folder, name), &status) == 0 else { return nil }
+                hash.mix(Array(name.utf8))
+                hash.mix(word: UInt64(status.st_dev))
+                hash.mix(word: UInt64(status.st_ino))
+                hash.mix(word: UInt64(bitPattern: Int64(status.st_size)))
+                for time in [status.st_mtim, status.st_ctim] {
+                    hash.mix(word: UInt64(bitPattern: Int64(time.tv_sec)))
+                    hash.mix(word: UInt64(bitPattern: Int64(time.tv_nsec)))
+                }
+                newest = max(newest, status.st_mtim.tv_sec, status.st_ctim.tv_sec)
+            }
+            self.folder = folder
+            self.hash = hash.hex
+            settled = newest <= time(nil) - settlingTime
+        }
+
+        /// The record kept in the cache for these stamps and `fingerprint`.
+        func record(_ fingerprint: String) -> String {
+            "cpucompat-folder-stamps 1\nfolder \(folder)\nstamps \(hash)\nfingerprint \(fingerprint)\n"
+        }
+    }
+
+    /// The entry for the stamps of `folder`, named after a hash of its path.
+    func entry(forStampsOf folder: String) -> String? {
+        var hash = FNV1a64()
+        hash.mix(Array(folder.utf8))
+        return self.folder.map { FileSystem.join($0, "folder-v1-\(hash.hex).stamps") }
+    }
+
+    /// The fingerprint recorded for the folder while its files had exactly `stamps`.
+    func fingerprint(of stamps: FolderStamps) -> String? {
+        guard let path = entry(forStampsOf: stamps.folder), Self.isTrusted(path),
+              let bytes = try? FileSystem.read(path), let body = Self.verifiedBody(bytes) else { return nil }
+        let prefix = Array(stamps.record("").utf8.dropLast())
+        guard body.starts(with: prefix), body.last == UInt8(ascii: "\n") else { return nil }
+        let fingerprint = body[(body.startIndex + prefix.count)..<(body.endIndex - 1)]
+        guard !fingerprint.isEmpty, fingerprint.allSatisfy({ $0 != UInt8(ascii: "\n") }) else { return nil }
+        return String(decoding: fingerprint, as: UTF8.self)
+    }
+
+    /// Records `fingerprint` for the folder's `stamps`, once they have settled; failures are ignored.
+    func store(_ fingerprint: String, of stamps: FolderStamps) {
+        guard stamps.settled, let path = entry(forStampsOf: stamps.folder), let folder else { return }
+        guard Self.makeFolders(folder), Self.isTrusted(folder) else { return }
+        var status = stat()
+        if lstat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG { return }
+        guard (try? SafeFileUpdate.write(Self.sealed(stamps.record(fingerprint)), to: path)) != nil else { return }
         chmod(path, 0o600)
     }
 
@@ -116,6 +192,11 @@ struct FNV1a64 {
                 offset += 1
             }
         }
+    }
+
+    /// Mixes in one 64-bit word.
+    mutating func mix(word: UInt64) {
+        value = (value ^ word) &* 0x100_0000_01b3
     }
 
     /// The value in hexadecimal.

@@ -42,7 +42,7 @@ extension CPUMap {
             guard FileSystem.exists(index) else {
                 throw .unreadable(path: path, reason: "not a CPU map folder (it has no index.xml)")
             }
-            let fingerprint = try CPUMap.fingerprint(ofFolder: path)
+            let fingerprint = try CPUMap.fingerprint(ofFolder: path, cache: usingSnapshots ? cache : nil)
             let origin = Origin.directory(path)
             if usingSnapshots {
                 if let builtIn = BuiltInCPUMap.all.first(where: { $0.fingerprint == fingerprint }),
@@ -76,11 +76,26 @@ extension CPUMap {
     /// bytes of its `*.xml` files in name order. Equal fingerprints mean, short of a
     /// deliberate collision, the same files and so the same map.
     static func fingerprint(ofFolder path: String) throws(CPUCompatError) -> String {
+        try fingerprint(ofFolder: path, cache: nil)
+    }
+
+    /// The folder's fingerprint, taken from `cache` while none of its files
+    /// has changed since it was recorded there (see `CPUMapCache.FolderStamps`),
+    /// else computed from the files and recorded.
+    ///
+    /// Reading every file of a map folder on every run (libvirt 12.9 has 205)
+    /// was most of what using the installed map cost; looking at their
+    /// `stat` is a fraction of it.
+    static func fingerprint(ofFolder path: String, cache: CPUMapCache?) throws(CPUCompatError) -> String {
+        let names = try FileSystem.contents(ofDirectory: path).filter { $0.hasSuffix(".xml") }
+        let stamps = cache.flatMap { CPUMapCache.FolderStamps(folder: path, names: names, settlingTime: $0.settlingTime) }
+        if let cache, let stamps, let known = cache.fingerprint(of: stamps) { return known }
         var hash = FNV1a64()
-        for name in try FileSystem.contents(ofDirectory: path) where name.hasSuffix(".xml") {
+        for name in names {
             hash.mix(Array(name.utf8))
             hash.mix(try FileSystem.read(FileSystem.join(path, name)))
         }
+        if let cache, let stamps { cache.store(hash.hex, of: stamps) }
         return hash.hex
     }
 }
