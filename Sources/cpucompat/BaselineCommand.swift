@@ -28,7 +28,7 @@ struct BaselineCommand: Command {
             .flag("allow-cross-vendor",
                   help: "Where the hosts' vendors differ, give the best vendor-neutral model (qemu64, kvm64) with the features all share, instead of failing.",
                   discussion: "Live migration between CPU vendors is risky: guests may see different CPUID, microcode and errata behaviour."),
-            .choice("format", of: XMLOrJSON.self, default: .xml, help: "Output format: xml (libvirt's <cpu>) or json."),
+            .choice("format", "format", of: XMLOrJSON.self, default: .xml, help: "Output format: xml (libvirt's <cpu>) or json."),
             .flag("quiet", short: "q", help: "Print no warnings (the result and errors only)."),
         ],
         command: BaselineCommand.self)

@@ -156,7 +156,7 @@ struct MatrixCommand: Command {
         """,
         arguments: HostArguments.arguments,
         options: MapOptions.options + HostArguments.options + [
-            .choice("format", of: MatrixFormat.self, default: .text,
+            .choice("format", "format", of: MatrixFormat.self, default: .text,
                     help: "Output format: text, json, or a picture: svg (a heat map), html (the heat map and tables), dot (Graphviz)."),
             .flag("pairs", help: "List every pair of groups, however many groups there are (text, json and html)."),
             .flag("check", help: "Exit with status 1 when some host cannot take another host's host-model guests."),

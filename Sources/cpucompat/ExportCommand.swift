@@ -60,7 +60,7 @@ struct ExportKubeVirtCommand: Command {
                    help: "Comma-separated models never labelled (the KubeVirt CR's spec.configuration.obsoleteCPUModels).",
                    discussion: "Without it, KubeVirt's default list: 486, pentium, pentium2, pentium3, pentiumpro, coreduo, n270, core2duo, Conroe, athlon, phenom, qemu64, qemu32, kvm64, kvm32, Opteron_G1, Opteron_G2, and each one's -v1."),
             .value("kubevirt", "namespace/name", default: "kubevirt/kubevirt", help: "The KubeVirt CR to patch with the cpuModel."),
-            .choice("format", of: KubeVirtFormat.self, default: .yaml, help: "Output format: yaml, json or kubectl."),
+            .choice("format", "format", of: KubeVirtFormat.self, default: .yaml, help: "Output format: yaml, json or kubectl."),
         ],
         command: ExportKubeVirtCommand.self)
 
@@ -139,7 +139,7 @@ struct ExportNovaCommand: Command {
         arguments: HostArguments.arguments,
         options: MapOptions.options + HostArguments.options + [
             .integer("models", "n", default: 1, help: "How many of the newest models every host runs cpu_models lists."),
-            .choice("format", of: NovaFormat.self, default: .ini, help: "Output format: ini or json."),
+            .choice("format", "format", of: NovaFormat.self, default: .ini, help: "Output format: ini or json."),
         ],
         command: ExportNovaCommand.self)
 

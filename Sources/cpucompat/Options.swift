@@ -34,7 +34,7 @@ enum TextOrJSON: String, CaseIterable {
     case text, json
 
     /// `--format`, text by default.
-    static let option = OptionSpec.choice("format", of: TextOrJSON.self, default: .text, help: "Output format: text or json.")
+    static let option = OptionSpec.choice("format", "format", of: TextOrJSON.self, default: .text, help: "Output format: text or json.")
 }
 
 /// The output formats of `baseline`: libvirt's `<cpu>`, or JSON.

@@ -15,7 +15,12 @@ import Testing
         (["baseline", "--cpu-map"], "--cpu-map <path> needs a value", "baseline"),
         (["baseline", "--cpu-map", "--quiet"] + hosts, "--cpu-map <path> needs a value", "baseline"),
         (["baseline", "-x"] + hosts, "unknown option '-x'", "baseline"),
-        (["baseline", "-qz"] + hosts, "unknown option '-qz' (a long option starts with --)", "baseline"),
+        (["baseline", "-qz"] + hosts, "unknown option '-z' in '-qz'", "baseline"),
+        (["diff", "--help=yes"] + hosts, "--help takes no value", "diff"),
+        (["collect", "--jobs", "99999999999999999999", "kvm02"], "--jobs <n>: '99999999999999999999' is too large", "collect"),
+        (["export", "nvoa"], "unknown command 'nvoa' (did you mean nova?); the commands of export are kubevirt, nova", "export"),
+        (["help", "diff", "extra"], "unexpected argument 'extra': help takes the words of a command", ""),
+        (["--generate-manual", "extra"], "unexpected argument 'extra'", ""),
         (["baseline", "--feature"] + hosts, "unknown option '--feature'; did you mean '--features'?", "baseline"),
         (["diff", "a.xml", "b.xml", "c.xml"], "unexpected argument 'c.xml'", "diff"),
         (["compare", "Fixtures/guest01.xml"], "missing --host <file>", "compare"),
@@ -44,6 +49,20 @@ import Testing
         #expect(separate.status == 0)
         #expect(separate.stdout.hasPrefix("{"))
         #expect(attached.stdout == separate.stdout)
+    }
+
+    @Test func shortOptionsStackAndTakeTheirValueAsGetoptDoes() throws {
+        let quiet = try CLI.run(["baseline", "-q"] + Self.hosts)
+        #expect(quiet.status == 0)
+        #expect(try CLI.run(["baseline", "-qq"] + Self.hosts).stdout == quiet.stdout)
+        let help = try CLI.run(["baseline", "--help"])
+        #expect(try CLI.run(["baseline", "-qh"]).stdout == help.stdout)
+        // -o=DIR, -oDIR and -o DIR are the same (the folder is missing in each, so each is refused as bad input).
+        for arguments in [["-o=/nonexistent"], ["-o/nonexistent"], ["-o", "/nonexistent"]] {
+            let result = try CLI.run(["collect"] + arguments + ["kvm02"])
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("/nonexistent"), "\(arguments): \(result.stderr)")
+        }
     }
 
     @Test func theLastValueOfAnOptionGivenTwiceCounts() throws {
@@ -92,7 +111,8 @@ import Testing
         let help = try CLI.run(["export", "nova", "--help"])
         #expect(help.status == 0)
         #expect(help.stdout.hasPrefix("OVERVIEW: The nova.conf CPU settings"))
-        for arguments in [["help", "export", "nova"], ["export", "nova", "-h"], ["export", "nova", "--models", "2", "--help"]] {
+        for arguments in [["help", "export", "nova"], ["export", "nova", "-h"], ["export", "nova", "--models", "2", "--help"],
+                          ["help", "export", "nova", "--help"]] {
             let other = try CLI.run(arguments)
             #expect(other.status == 0)
             #expect(other.stdout == help.stdout, "\(arguments)")
@@ -143,6 +163,8 @@ import Testing
             (["cpucompat", "diff", "Fixtures/kvm03"], "Fixtures/kvm03-domcaps.xml Fixtures/kvm03.xml"),
             (["cpucompat", "collect", "-o", "Fixture"], "Fixtures"),
             (["cpucompat", "--generate-completion-script", "z"], "zsh"),
+            (["cpucompat", "baseline", "--format", "=", ""], "json xml"),
+            (["cpucompat", "he"], "help"),
         ]
         var program = "source '\(script)'\n"
         for (words, _) in cases {
@@ -210,5 +232,9 @@ import Testing
         }
         #expect(text.contains("cpucompat export nova\n"))
         #expect(text.contains("--allow-cross-vendor"))
+        // A heading of the root's help is a subsection (indented 3); within a command it is a bold line
+        // of the command's text (indented 7), so the command's options stay in its own subsection.
+        #expect(text.contains("\n   EXIT STATUS\n"))
+        #expect(text.contains("\n       EXIT STATUS\n"), "collect's EXIT STATUS")
     }
 }

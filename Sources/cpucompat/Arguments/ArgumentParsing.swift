@@ -18,9 +18,10 @@ struct ParsedArguments {
     /// Parses `words` (the arguments after the command's name) for `spec`.
     ///
     /// Options may come before, between and after the arguments; `--name=value`
-    /// and `--name value` are the same; `--` ends the options; `-` alone is an
-    /// argument (standard input). A value may not start with `-` unless it is
-    /// `-` itself, a negative number for a numeric option, or given as `--name=value`.
+    /// and `--name value` are the same, and short options stack as getopt's do
+    /// (`-qq`, `-oDIR`); `--` ends the options; `-` alone is an argument
+    /// (standard input). A value may not start with `-` unless it is `-`
+    /// itself, a negative number for a numeric option, or attached (`--name=value`).
     ///
     /// - Throws: `UsageError` naming the first mistake.
     init(_ words: [String], for spec: CommandSpec) throws(UsageError) {
@@ -41,34 +42,35 @@ struct ParsedArguments {
                 optionsEnded = true
                 continue
             }
-            let (slot, attached) = try Self.option(named: word, in: spec)
-            let option = spec.options[slot]
-            switch option.arity {
-            case .flag:
-                if let attached {
-                    throw UsageError("\(option.usageName) takes no value, but '\(attached)' was given")
+            for (slot, attached) in try Self.options(in: word, of: spec) {
+                let option = spec.options[slot]
+                switch option.arity {
+                case .flag:
+                    if let attached {
+                        throw UsageError("\(option.usageName) takes no value, but '\(attached)' was given")
+                    }
+                    given[slot].append("")
+                case .single, .repeated:
+                    let value: String
+                    if let attached {
+                        value = attached
+                    } else if index < words.count, Self.canBeValue(words[index], of: option) {
+                        value = words[index]
+                        index += 1
+                    } else {
+                        throw UsageError("\(option.usageName) needs a value")
+                    }
+                    try Self.check(value, of: option)
+                    if option.arity == .single { given[slot] = [value] } else { given[slot].append(value) }
+                case .upToNextOption:
+                    var values = attached.map { [$0] } ?? []
+                    while index < words.count, Self.canBeValue(words[index], of: option) {
+                        values.append(words[index])
+                        index += 1
+                    }
+                    if values.isEmpty { throw UsageError("\(option.usageName) needs a value") }
+                    given[slot] += values
                 }
-                given[slot].append("")
-            case .single, .repeated:
-                let value: String
-                if let attached {
-                    value = attached
-                } else if index < words.count, Self.canBeValue(words[index], of: option) {
-                    value = words[index]
-                    index += 1
-                } else {
-                    throw UsageError("\(option.usageName) needs a value")
-                }
-                try Self.check(value, of: option)
-                if option.arity == .single { given[slot] = [value] } else { given[slot].append(value) }
-            case .upToNextOption:
-                var values = attached.map { [$0] } ?? []
-                while index < words.count, Self.canBeValue(words[index], of: option) {
-                    values.append(words[index])
-                    index += 1
-                }
-                if values.isEmpty { throw UsageError("\(option.usageName) needs a value") }
-                given[slot] += values
             }
         }
         for (slot, option) in spec.options.enumerated() where option.isRequired && given[slot].isEmpty {
@@ -77,21 +79,38 @@ struct ParsedArguments {
         try assign(loose)
     }
 
-    /// The index in the spec of the option `word` names (`--long`,
-    /// `--long=value`, `-s`), and the value attached to it.
-    private static func option(named word: String, in spec: CommandSpec) throws(UsageError) -> (Int, String?) {
+    /// The options `word` gives, as indices in the spec, each with the value
+    /// attached to it: `--long` or `--long=value`; or short options as getopt
+    /// reads them, flags stacked (`-qq`) and a short option with a value last,
+    /// taking the rest of the word (`-oDIR`, `-o=DIR`) or else the next one.
+    static func options(in word: String, of spec: CommandSpec) throws(UsageError) -> [(slot: Int, attached: String?)] {
         if word.hasPrefix("--") {
             let body = word.dropFirst(2)
             let name = body.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
             let attached = body.count > name.count ? String(body.dropFirst(name.count + 1)) : nil
-            if let slot = spec.options.firstIndex(where: { $0.long == name }) { return (slot, attached) }
+            if let slot = spec.options.firstIndex(where: { $0.long == name }) { return [(slot, attached)] }
+            if let standard = OptionSpec.standard.first(where: { $0.long == name }), attached != nil {
+                throw UsageError("\(standard.usageName) takes no value")
+            }
             let nearest = NearestNames.nearest(to: String(name), in: spec.options.map(\.long))
             throw UsageError("unknown option '--\(name)'"
                              + (nearest.isEmpty ? "" : "; did you mean " + nearest.map { "'--\($0)'" }.joined(separator: " or ") + "?"))
         }
-        let letters = Array(word.dropFirst())
-        if letters.count == 1, let slot = spec.options.firstIndex(where: { $0.short == letters[0] }) { return (slot, nil) }
-        throw UsageError("unknown option '\(word)'" + (letters.count > 1 ? " (a long option starts with --)" : ""))
+        var uses: [(slot: Int, attached: String?)] = []
+        var letters = word.dropFirst()
+        while let letter = letters.popFirst() {
+            guard let slot = spec.options.firstIndex(where: { $0.short == letter }) else {
+                throw UsageError("unknown option '-\(letter)'" + (word.count > 2 ? " in '\(word)'" : ""))
+            }
+            if spec.options[slot].arity == .flag {
+                uses.append((slot, nil))
+                continue
+            }
+            let rest = letters.first == "=" ? letters.dropFirst() : letters
+            uses.append((slot, letters.isEmpty ? nil : String(rest)))
+            break
+        }
+        return uses
     }
 
     /// Whether `word`, following `option`, is its value rather than the next option.
@@ -106,7 +125,10 @@ struct ParsedArguments {
         case .any:
             return
         case .integer:
-            if Int(value) == nil { throw UsageError("\(option.usageName): '\(value)' is not a whole number") }
+            guard Int(value) == nil else { return }
+            let digits = value.drop { $0 == "+" || $0 == "-" }
+            let isNumber = !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber) && value.count - digits.count <= 1
+            throw UsageError("\(option.usageName): '\(value)' is " + (isNumber ? "too large" : "not a whole number"))
         case let .oneOf(words):
             if !words.contains(value) {
                 throw UsageError("\(option.usageName): '\(value)' is not one of " + words.joined(separator: ", "))

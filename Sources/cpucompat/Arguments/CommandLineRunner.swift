@@ -13,27 +13,35 @@ struct CommandLineRunner {
 
     /// Runs `words` (the arguments after the program's name).
     ///
-    /// - Returns: The exit status: the command's, 0 for help and version,
-    ///   64 for a usage mistake.
+    /// - Returns: The exit status: the command's; 0 for help and version
+    ///   (2 if they cannot be written); 64 for a usage mistake.
     func run(_ words: [String]) -> Int32 {
         var words = words[...]
         var path = [root.name]
         var spec = root
 
         if let first = words.first, first == "--generate-completion-script" || first.hasPrefix("--generate-completion-script=") {
-            return printCompletionScript(first.contains("=") ? String(first.drop { $0 != "=" }.dropFirst()) : words.dropFirst().first)
+            let attached = first.contains("=") ? String(first.drop { $0 != "=" }.dropFirst()) : nil
+            let rest = words.dropFirst(attached == nil ? 2 : 1)
+            if let extra = rest.first { return unexpected(extra) }
+            return printCompletionScript(attached ?? words.dropFirst().first)
         }
         if words.first == "--generate-manual" {
+            if let extra = words.dropFirst().first { return unexpected(extra) }
             return write(ManualPage(root: root, version: version).roff)
         }
         if words.first == "help" {
             // `cpucompat help export nova`: the help of the command the words name.
             words = words.dropFirst()
-            while let word = words.first, !spec.subcommands.isEmpty {
+            while let word = words.first, !spec.subcommands.isEmpty, word != "--help", word != "-h" {
                 guard let subcommand = spec.subcommand(word) else { return unknownCommand(word, in: spec, path: path) }
                 spec = subcommand
                 path.append(word)
                 words = words.dropFirst()
+            }
+            if let extra = words.first, extra != "--help", extra != "-h" {
+                return usageFailure(UsageError("unexpected argument '\(extra)': help takes the words of a command"),
+                                    spec: root, path: [root.name])
             }
             return printHelp(spec, path: path)
         }
@@ -53,8 +61,9 @@ struct CommandLineRunner {
             words = words.dropFirst()
         }
 
+        // Help and version come before any other mistake, as long as they are options (before `--`).
         let options = words.prefix { $0 != "--" }
-        if options.contains("--help") || options.contains("-h") { return printHelp(spec, path: path) }
+        if options.contains(where: { Self.asksForHelp($0, in: spec) }) { return printHelp(spec, path: path) }
         if options.contains("--version") { return printVersion() }
         guard let commandType = spec.command else { return printHelp(spec, path: path) }
         do {
@@ -71,6 +80,23 @@ struct CommandLineRunner {
         }
     }
 
+    /// Whether `word` asks for help: `--help`, `-h`, or `h` among stacked
+    /// short flags of `spec` (`-qh`).
+    static func asksForHelp(_ word: String, in spec: CommandSpec) -> Bool {
+        if word == "--help" { return true }
+        guard word.hasPrefix("-"), !word.hasPrefix("--") else { return false }
+        for letter in word.dropFirst() {
+            if letter == "h" { return true }
+            guard spec.options.contains(where: { $0.short == letter && $0.arity == .flag }) else { return false }
+        }
+        return false
+    }
+
+    /// A word after the root's own requests, which take no more.
+    private func unexpected(_ word: String) -> Int32 {
+        usageFailure(UsageError("unexpected argument '\(word)'"), spec: root, path: [root.name])
+    }
+
     /// Three lines on standard error: the mistake, the usage, where the help is.
     private func usageFailure(_ error: UsageError, spec: CommandSpec, path: [String]) -> Int32 {
         let invocation = path.joined(separator: " ")
@@ -80,14 +106,15 @@ struct CommandLineRunner {
         return ExitStatus.usage.code
     }
 
-    /// A word that names no command of the group: what was perhaps meant, and the commands there are.
+    /// A word that names no command of the group: what was perhaps meant, the
+    /// commands there are, and the group's usage.
     private func unknownCommand(_ word: String, in group: CommandSpec, path: [String]) -> Int32 {
         let names = group.subcommands.map(\.name)
         let nearest = NearestNames.nearest(to: word, in: names)
         let suggestion = nearest.isEmpty ? "" : " (did you mean \(nearest.joined(separator: ", "))?)"
-        let group = path.count > 1 ? "of \(path.dropFirst().joined(separator: " ")) " : ""
-        warn("unknown command '\(word)'\(suggestion); the commands \(group)are \(names.joined(separator: ", "))")
-        return ExitStatus.usage.code
+        let of = path.count > 1 ? "of \(path.dropFirst().joined(separator: " ")) " : ""
+        return usageFailure(UsageError("unknown command '\(word)'\(suggestion); the commands \(of)are \(names.joined(separator: ", "))"),
+                            spec: group, path: path)
     }
 
     private func printHelp(_ spec: CommandSpec, path: [String]) -> Int32 {

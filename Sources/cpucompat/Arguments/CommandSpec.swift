@@ -120,7 +120,7 @@ struct OptionSpec: Sendable {
     let defaultValue: String?
     let completion: CompletionKind
     /// Whether the command refuses to run without it.
-    var isRequired = false
+    let isRequired: Bool
 
     /// `--long` or `-s, --long` with its value: the option as the help lists it.
     var label: String {
@@ -136,7 +136,7 @@ struct OptionSpec: Sendable {
     /// An option without a value.
     static func flag(_ long: String, short: Character? = nil, help: String, discussion: String? = nil) -> OptionSpec {
         OptionSpec(long: long, short: short, arity: .flag, valueName: "", values: .any, help: help,
-                   discussion: discussion, defaultValue: nil, completion: .none)
+                   discussion: discussion, defaultValue: nil, completion: .none, isRequired: false)
     }
 
     /// An option with a value of the user's choosing.
@@ -151,19 +151,28 @@ struct OptionSpec: Sendable {
     static func integer(_ long: String, _ valueName: String, default defaultValue: Int? = nil,
                         help: String) -> OptionSpec {
         OptionSpec(long: long, short: nil, arity: .single, valueName: valueName, values: .integer, help: help,
-                   discussion: nil, defaultValue: defaultValue.map { String($0) }, completion: .none)
+                   discussion: nil, defaultValue: defaultValue.map { String($0) }, completion: .none, isRequired: false)
     }
 
     /// An option whose value is one of the cases of `choices`, by raw value.
     static func choice<Choice: RawRepresentable & CaseIterable>(
-        _ long: String, _ valueName: String = "format", of choices: Choice.Type, default defaultValue: Choice,
+        _ long: String, _ valueName: String, of choices: Choice.Type, default defaultValue: Choice,
         help: String
     ) -> OptionSpec where Choice.RawValue == String {
         let words = choices.allCases.map(\.rawValue)
         return OptionSpec(long: long, short: nil, arity: .single, valueName: valueName, values: .oneOf(words),
                           help: help, discussion: nil, defaultValue: defaultValue.rawValue,
-                          completion: .words(words))
+                          completion: .words(words), isRequired: false)
     }
+}
+
+extension OptionSpec {
+    /// The options every command takes besides its own, answered before its
+    /// arguments are read: the help lists them, the completion scripts offer them.
+    static let standard: [OptionSpec] = [
+        .flag("version", help: "Show the version."),
+        .flag("help", short: "h", help: "Show help information."),
+    ]
 }
 
 /// A positional argument.

@@ -22,12 +22,6 @@ struct HelpText {
     /// How far an option's discussion is indented.
     static let discussionIndent = 8
 
-    /// The options every command takes besides its own.
-    static let standardOptions: [(label: String, help: String)] = [
-        ("--version", "Show the version."),
-        ("-h, --help", "Show help information."),
-    ]
-
     /// The whole help of `spec`, reached through `path` (the words before it: `["cpucompat", "export"]`).
     static func render(_ spec: CommandSpec, path: [String], width: Int = terminalWidth) -> String {
         // Lines stop short of the last column: some terminals wrap a line that fills it.
@@ -52,7 +46,7 @@ struct HelpText {
                 text += indent + wrap(discussion, width: textWidth - discussionIndent, continuation: indent) + "\n"
             }
         }
-        for (label, help) in standardOptions { text += entry(label: label, sentence: help, width: textWidth) }
+        for option in OptionSpec.standard { text += entry(label: option.label, sentence: option.help, width: textWidth) }
         if !spec.subcommands.isEmpty {
             text += "\nSUBCOMMANDS:\n"
             for subcommand in spec.subcommands {
@@ -66,16 +60,23 @@ struct HelpText {
     }
 
     /// `cpucompat baseline [--cpu-map <path>] <host> ... [--quiet]`: the
-    /// arguments in order, the options in brackets, after the map option.
+    /// shared map options, the arguments in order, then the other options,
+    /// each in brackets unless the command needs it.
     static func usage(_ spec: CommandSpec, path: [String]) -> String {
+        usageWords(spec, path: path).joined(separator: " ")
+    }
+
+    /// The usage line's words: the command's path, then one per option or argument.
+    static func usageWords(_ spec: CommandSpec, path: [String]) -> [String] {
         var words = path
-        if !spec.subcommands.isEmpty { return (words + ["<subcommand>"]).joined(separator: " ") }
-        // The map option comes first, as every command shares it; then the arguments and the other options.
-        let (leading, trailing) = (spec.options.prefix { $0.long == "cpu-map" }, spec.options.drop { $0.long == "cpu-map" })
+        if !spec.subcommands.isEmpty { return words + ["<subcommand>"] }
+        // The options of MapOptions come first, as every command that reads a map shares them.
+        let isMapOption = { (option: OptionSpec) in MapOptions.options.contains { $0.long == option.long } }
+        let (leading, trailing) = (spec.options.prefix(while: isMapOption), spec.options.drop(while: isMapOption))
         for option in leading { words.append(usageWord(option)) }
         for argument in spec.arguments { words.append(argument.usage) }
         for option in trailing { words.append(usageWord(option)) }
-        return words.joined(separator: " ")
+        return words
     }
 
     private static func optionUsage(_ option: OptionSpec) -> String {

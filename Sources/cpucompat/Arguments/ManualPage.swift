@@ -8,20 +8,21 @@ struct ManualPage {
         var page = ".TH \(root.name.uppercased()) 1 \"\" \"\(root.name) \(version)\" \"User Commands\"\n"
         page += ".SH NAME\n\(root.name) \\- \(Self.escaped(root.abstract))\n"
         page += ".SH SYNOPSIS\n.B \(root.name)\n.I command\n[\\fIoptions\\fR] [\\fIarguments\\fR]\n"
-        page += ".SH DESCRIPTION\n" + Self.paragraphs(root.discussion)
+        page += ".SH DESCRIPTION\n" + Self.paragraphs(root.discussion, headings: .subsections)
         page += ".SH COMMANDS\n"
         func describe(_ spec: CommandSpec, path: [String]) {
             if spec.command != nil {
                 page += ".SS \"\(path.joined(separator: " "))\"\n\(Self.escaped(spec.abstract))\n"
-                page += ".PP\n\(Self.escaped(HelpText.usage(spec, path: path)))\n"
-                if !spec.discussion.isEmpty { page += Self.paragraphs(spec.discussion) }
+                // Filled, but broken only between its words: `[--format <format>]` stays whole.
+                let usage = HelpText.usageWords(spec, path: path).map { Self.escaped($0).replacing(" ", with: "\\ ") }
+                page += ".PP\n.ad l\n" + usage.joined(separator: " ") + "\n.ad\n"
+                if !spec.discussion.isEmpty { page += Self.paragraphs(spec.discussion, headings: .bold) }
                 for argument in spec.arguments {
                     page += ".TP\n\\fI\(Self.escaped(argument.usage))\\fR\n\(Self.escaped(argument.help))\n"
                 }
                 for option in spec.options {
                     page += ".TP\n" + Self.optionLabel(option) + "\n" + Self.escaped(option.help) + "\n"
-                    if case let .oneOf(words) = option.values { page += "One of: \(Self.escaped(words.joined(separator: ", "))).\n" }
-                    if let defaultValue = option.defaultValue { page += "Default: \(Self.escaped(defaultValue)).\n" }
+                    if let defaultValue = option.defaultValue { page += "Default: \\fB\(Self.escaped(defaultValue))\\fR\n" }
                     if let discussion = option.discussion { page += ".IP\n" + Self.escaped(discussion) + "\n" }
                 }
             }
@@ -29,8 +30,8 @@ struct ManualPage {
         }
         describe(root, path: [root.name])
         page += ".SH OPTIONS OF EVERY COMMAND\n"
-        for (label, help) in HelpText.standardOptions {
-            page += ".TP\n.B \(Self.escaped(label))\n\(Self.escaped(help))\n"
+        for option in OptionSpec.standard {
+            page += ".TP\n" + Self.optionLabel(option) + "\n" + Self.escaped(option.help) + "\n"
         }
         page += ".TP\n.BI \\-\\-generate\\-completion\\-script \" shell\"\n"
             + "Print a completion script for bash, zsh or fish (only before a command).\n"
@@ -45,9 +46,13 @@ struct ManualPage {
         return option.arity == .flag ? bold : bold + " \\fI\(escaped(option.valueName))\\fR"
     }
 
+    /// How a line in capitals (EXIT STATUS) is set: a subsection of the page's
+    /// description, or within a command's subsection a bold paragraph.
+    private enum Headings { case subsections, bold }
+
     /// The discussion's paragraphs; lines starting with a space (tables) set
-    /// as they are, and a line in capitals as a subsection heading.
-    private static func paragraphs(_ text: String) -> String {
+    /// as they are, and a line in capitals as a heading.
+    private static func paragraphs(_ text: String, headings: Headings) -> String {
         var roff = ""
         var inTable = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -62,7 +67,8 @@ struct ManualPage {
             if line.isEmpty { continue }
             // A heading of the help (EXIT STATUS) is a subsection of the page.
             let isHeading = line.allSatisfy { $0.isUppercase || $0 == " " }
-            roff += (isHeading ? ".SS " : ".PP\n") + escaped(String(line)) + "\n"
+            let start = !isHeading ? ".PP\n" : headings == .subsections ? ".SS " : ".PP\n.B "
+            roff += start + escaped(String(line)) + "\n"
         }
         if inTable { roff += ".fi\n" }
         return roff
@@ -73,8 +79,12 @@ struct ManualPage {
     /// character made plain text.
     static func escaped(_ text: String) -> String {
         var result = ""
+        var atLineStart = true
         for scalar in text.unicodeScalars {
+            defer { atLineStart = scalar == "\n" }
             switch scalar {
+            // A control character at a line's start would be read as a request.
+            case "." where atLineStart, "'" where atLineStart: result += "\\&" + String(scalar)
             case "\\": result += "\\e"
             case "-": result += "\\-"
             // roff input is ASCII; anything else is named by its code point.
@@ -84,7 +94,6 @@ struct ManualPage {
             default: result.unicodeScalars.append(scalar)
             }
         }
-        if result.hasPrefix(".") || result.hasPrefix("'") { result = "\\&" + result }
         return result
     }
 }
