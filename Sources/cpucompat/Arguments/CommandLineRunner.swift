@@ -16,9 +16,7 @@ struct CommandLineRunner {
     /// - Returns: The exit status: the command's; 0 for help and version
     ///   (2 if they cannot be written); 64 for a usage mistake.
     func run(_ words: [String]) -> Int32 {
-        var words = words[...]
-        var path = [root.name]
-        var spec = root
+        let words = words[...]
 
         if let first = words.first, first == "--generate-completion-script" || first.hasPrefix("--generate-completion-script=") {
             let attached = first.contains("=") ? String(first.drop { $0 != "=" }.dropFirst()) : nil
@@ -32,7 +30,9 @@ struct CommandLineRunner {
         }
         if words.first == "help" {
             // `cpucompat help export nova`: the help of the command the words name.
-            words = words.dropFirst()
+            var words = words.dropFirst()
+            var path = [root.name]
+            var spec = root
             while let word = words.first, !spec.subcommands.isEmpty, word != "--help", word != "-h" {
                 guard let subcommand = spec.subcommand(word) else { return unknownCommand(word, in: spec, path: path) }
                 spec = subcommand
@@ -46,7 +46,14 @@ struct CommandLineRunner {
             return printHelp(spec, path: path)
         }
 
-        while !spec.subcommands.isEmpty {
+        return dispatch(words, to: root, path: [root.name])
+    }
+
+    /// Runs `words` against `spec`: a group's first word picks its command;
+    /// a command parses the rest and runs.
+    private func dispatch(_ words: ArraySlice<String>, to spec: CommandSpec, path: [String]) -> Int32 {
+        switch spec.body {
+        case .group:
             guard let word = words.first else { return printHelp(spec, path: path) }
             if word == "--help" || word == "-h" { return printHelp(spec, path: path) }
             if word == "--version" { return printVersion() }
@@ -56,27 +63,24 @@ struct CommandLineRunner {
                 }
                 return unknownCommand(word, in: spec, path: path)
             }
-            spec = subcommand
-            path.append(word)
-            words = words.dropFirst()
-        }
-
-        // Help and version come before any other mistake, as long as they are options (before `--`).
-        let options = words.prefix { $0 != "--" }
-        if options.contains(where: { Self.asksForHelp($0, in: spec) }) { return printHelp(spec, path: path) }
-        if options.contains("--version") { return printVersion() }
-        guard let commandType = spec.command else { return printHelp(spec, path: path) }
-        do {
-            let parsed = try ParsedArguments(Array(words), for: spec)
-            try commandType.init(parsed).run()
-            return 0
-        } catch let usage as UsageError {
-            return usageFailure(usage, spec: spec, path: path)
-        } catch let status as ExitStatus {
-            return status.code
-        } catch {
-            warn("\(error)")
-            return ExitStatus.badInput.code
+            return dispatch(words.dropFirst(), to: subcommand, path: path + [word])
+        case let .command(commandType):
+            // Help and version come before any other mistake, as long as they are options (before `--`).
+            let options = words.prefix { $0 != "--" }
+            if options.contains(where: { Self.asksForHelp($0, in: spec) }) { return printHelp(spec, path: path) }
+            if options.contains("--version") { return printVersion() }
+            do {
+                let parsed = try ParsedArguments(Array(words), for: spec)
+                try commandType.init(parsed).run()
+                return 0
+            } catch let usage as UsageError {
+                return usageFailure(usage, spec: spec, path: path)
+            } catch let status as ExitStatus {
+                return status.code
+            } catch {
+                warn("\(error)")
+                return ExitStatus.badInput.code
+            }
         }
     }
 

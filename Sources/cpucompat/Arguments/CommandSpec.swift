@@ -37,10 +37,20 @@ struct CommandSpec: Sendable {
     let discussion: String
     let arguments: [ArgumentSpec]
     let options: [OptionSpec]
-    /// For a group: its commands, in the order the help lists them.
-    let subcommands: [CommandSpec]
-    /// For a command: the type that runs it; nil for a group.
-    let command: (any Command.Type)?
+    let body: Body
+
+    /// What a command line reaching the spec runs.
+    enum Body: Sendable {
+        /// A command, run by this type.
+        case command(any Command.Type)
+        /// A group: its commands, in the order the help lists them.
+        case group([CommandSpec])
+    }
+
+    /// A group's commands; none for a command.
+    var subcommands: [CommandSpec] {
+        if case let .group(subcommands) = body { subcommands } else { [] }
+    }
 
     init(name: String, abstract: String, discussion: String = "", arguments: [ArgumentSpec] = [],
          options: [OptionSpec] = [], command: any Command.Type) {
@@ -49,18 +59,17 @@ struct CommandSpec: Sendable {
         self.discussion = discussion
         self.arguments = arguments
         self.options = options
-        self.subcommands = []
-        self.command = command
+        self.body = .command(command)
     }
 
     init(group name: String, abstract: String, discussion: String = "", subcommands: [CommandSpec]) {
+        precondition(!subcommands.isEmpty, "a group has commands")
         self.name = name
         self.abstract = abstract
         self.discussion = discussion
         self.arguments = []
         self.options = []
-        self.subcommands = subcommands
-        self.command = nil
+        self.body = .group(subcommands)
     }
 
     /// The subcommand called `name`.

@@ -11,7 +11,7 @@ struct ManualPage {
         page += ".SH DESCRIPTION\n" + Self.paragraphs(root.discussion, headings: .subsections)
         page += ".SH COMMANDS\n"
         func describe(_ spec: CommandSpec, path: [String]) {
-            if spec.command != nil {
+            if case .command = spec.body {
                 page += ".SS \"\(path.joined(separator: " "))\"\n\(Self.escaped(spec.abstract))\n"
                 // Filled, but broken only between its words: `[--format <format>]` stays whole.
                 let usage = HelpText.usageWords(spec, path: path).map { Self.escaped($0).replacing(" ", with: "\\ ") }
