@@ -136,24 +136,35 @@ enum FileSystem {
     /// The names in directory `path` in byte order (`LC_ALL=C ls`), without `.` and `..`.
     ///
     /// Byte order is Unicode scalar order, so for the ASCII names of every
-    /// cpu_map it is also `String`'s; comparing bytes with `memcmp` is a
-    /// fraction of the cost of `String` comparison, which made sorting a map
-    /// folder's names a twentieth of a short run.
+    /// cpu_map it is also `String`'s, at a fraction of the cost: listing a map
+    /// folder is on the path of every run that uses the installed map.
     static func contents(ofDirectory path: String) throws(CPUCompatError) -> [String] {
         guard let directory = opendir(path) else { throw .unreadable(path: path, reason: describe(errno)) }
         defer { closedir(directory) }
-        var names: [[UInt8]] = []
+        // The names side by side in one buffer, sorted as places in it: moving
+        // integers is cheap where moving arrays costs reference counting. A
+        // place is the offset shifted past the length's 8 bits (d_name holds
+        // at most 255 bytes); plain Ints, as an array of ranges would be a
+        // generic type whose first use alone costs more than the listing.
+        var bytes: [UInt8] = []
+        var names: [Int] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw[..<strnlen(raw.baseAddress!, raw.count)])
+            withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                let length = strnlen(raw.baseAddress!, raw.count)
+                let isDotOrDotDot = (length == 1 || length == 2) && raw.prefix(length).allSatisfy { $0 == UInt8(ascii: ".") }
+                guard !isDotOrDotDot else { return }
+                names.append(bytes.count << 8 | length)
+                bytes.append(contentsOf: raw.prefix(length))
             }
-            if name != [UInt8(ascii: ".")], name != [UInt8(ascii: "."), UInt8(ascii: ".")] { names.append(name) }
         }
-        names.sort { first, second in
-            let order = memcmp(first, second, min(first.count, second.count))
-            return order != 0 ? order < 0 : first.count < second.count
+        return bytes.withUnsafeBufferPointer { buffer in
+            names.sort { first, second in
+                let order = memcmp(buffer.baseAddress! + first >> 8, buffer.baseAddress! + second >> 8,
+                                   min(first & 0xFF, second & 0xFF))
+                return order != 0 ? order < 0 : first & 0xFF < second & 0xFF
+            }
+            return names.map { String(decoding: buffer[(($0 >> 8)..<(($0 >> 8) + ($0 & 0xFF)))], as: UTF8.self) }
         }
-        return names.map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The reason for `code`, as the C library words it, lower-cased like a diagnostic.

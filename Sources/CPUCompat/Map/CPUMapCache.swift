@@ -77,11 +77,15 @@ struct CPUMapCache {
 
         /// The stamps of `names` in `folder`; nil if one cannot be read.
         init?(folder: String, names: [String], settlingTime: Int) {
+            // Each name is looked up in the open folder: no path to build per file.
+            let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard directory >= 0 else { return nil }
+            defer { close(directory) }
             var hash = FNV1a64()
             var newest = 0
             for name in names {
                 var status = stat()
-                guard stat(FileSystem.join(folder, name), &status) == 0 else { return nil }
+                guard fstatat(directory, name, &status, 0) == 0 else { return nil }
                 hash.mix(Array(name.utf8))
                 hash.mix(word: UInt64(status.st_dev))
                 hash.mix(word: UInt64(status.st_ino))
