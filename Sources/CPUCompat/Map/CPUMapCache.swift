@@ -40,9 +40,8 @@ struct CPUMapCache {
 
     /// The cached map of the folder with `fingerprint`, if a sound entry exists.
     func load(fingerprint: String, origin: CPUMap.Origin) -> CPUMap? {
-        guard let path = entry(for: fingerprint), Self.isTrusted(path),
-              let bytes = try? FileSystem.read(path),
-              let body = Self.verifiedBody(bytes), body.starts(with: Array((CPUMap.snapshotHeader + "\n").utf8)),
+        guard let path = entry(for: fingerprint), let body = Self.verifiedEntry(at: path),
+              body.starts(with: Array((CPUMap.snapshotHeader + "\n").utf8)),
               let map = try? CPUMap(snapshot: String(decoding: body, as: UTF8.self), origin: origin),
               map.folderFingerprint == fingerprint
         else { return nil }
@@ -51,13 +50,23 @@ struct CPUMapCache {
 
     /// Keeps `map` (read from a folder) for later runs; failures are ignored.
     func store(_ map: CPUMap) {
-        guard let fingerprint = map.folderFingerprint, let path = entry(for: fingerprint), let folder else { return }
-        guard Self.makeFolders(folder), Self.isTrusted(folder) else { return }
+        guard let fingerprint = map.folderFingerprint, let path = entry(for: fingerprint) else { return }
+        write(map.snapshot(libvirtVersion: map.libvirtVersion, provenance: map.provenance), to: path)
+    }
+
+    /// The body of the entry at `path`, if it is trusted and its checksum holds.
+    private static func verifiedEntry(at path: String) -> ArraySlice<UInt8>? {
+        guard isTrusted(path), let bytes = try? FileSystem.read(path) else { return nil }
+        return verifiedBody(bytes)
+    }
+
+    /// Writes `text`, sealed, as the entry at `path`, private to the user; failures are ignored.
+    private func write(_ text: String, to path: String) {
+        guard let folder, Self.makeFolders(folder), Self.isTrusted(folder) else { return }
         // Only ever a regular file, replaced: something else at the path (a FIFO) is left alone.
         var status = stat()
         if lstat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG { return }
-        guard (try? SafeFileUpdate.write(Self.sealed(map.snapshot(libvirtVersion: map.libvirtVersion, provenance: map.provenance)),
-                                         to: path)) != nil else { return }
+        guard (try? SafeFileUpdate.write(Self.sealed(text), to: path)) != nil else { return }
         chmod(path, 0o600)
     }
 
@@ -72,7 +81,7 @@ struct CPUMapCache {
         let folder: String
         /// The hash of every file's name and stamps, in hexadecimal.
         let hash: String
-        /// Whether every file was last changed `settlingTime` seconds ago or earlier.
+        /// Whether every file's change time is `settlingTime` seconds ago or earlier.
         let settled: Bool
 
         /// The stamps of `names` in `folder`; nil if one cannot be read.
@@ -90,11 +99,13 @@ struct CPUMapCache {
                 hash.mix(word: UInt64(status.st_dev))
                 hash.mix(word: UInt64(status.st_ino))
                 hash.mix(word: UInt64(bitPattern: Int64(status.st_size)))
-                for time in [status.st_mtim, status.st_ctim] {
-                    hash.mix(word: UInt64(bitPattern: Int64(time.tv_sec)))
-                    hash.mix(word: UInt64(bitPattern: Int64(time.tv_nsec)))
-                }
-                newest = max(newest, status.st_mtim.tv_sec, status.st_ctim.tv_sec)
+                hash.mix(word: UInt64(bitPattern: Int64(status.st_mtim.tv_sec)))
+                hash.mix(word: UInt64(bitPattern: Int64(status.st_mtim.tv_nsec)))
+                hash.mix(word: UInt64(bitPattern: Int64(status.st_ctim.tv_sec)))
+                hash.mix(word: UInt64(bitPattern: Int64(status.st_ctim.tv_nsec)))
+                // The change time alone: every write sets it to now, and no one can set it
+                // (a modification time in the future, from a tarball, must not keep a folder unsettled).
+                newest = max(newest, status.st_ctim.tv_sec)
             }
             self.folder = folder
             self.hash = hash.hex
@@ -116,8 +127,7 @@ struct CPUMapCache {
 
     /// The fingerprint recorded for the folder while its files had exactly `stamps`.
     func fingerprint(of stamps: FolderStamps) -> String? {
-        guard let path = entry(forStampsOf: stamps.folder), Self.isTrusted(path),
-              let bytes = try? FileSystem.read(path), let body = Self.verifiedBody(bytes) else { return nil }
+        guard let path = entry(forStampsOf: stamps.folder), let body = Self.verifiedEntry(at: path) else { return nil }
         let prefix = Array(stamps.record("").utf8.dropLast())
         guard body.starts(with: prefix), body.last == UInt8(ascii: "\n") else { return nil }
         let fingerprint = body[(body.startIndex + prefix.count)..<(body.endIndex - 1)]
@@ -127,12 +137,8 @@ struct CPUMapCache {
 
     /// Records `fingerprint` for the folder's `stamps`, once they have settled; failures are ignored.
     func store(_ fingerprint: String, of stamps: FolderStamps) {
-        guard stamps.settled, let path = entry(forStampsOf: stamps.folder), let folder else { return }
-        guard Self.makeFolders(folder), Self.isTrusted(folder) else { return }
-        var status = stat()
-        if lstat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG { return }
-        guard (try? SafeFileUpdate.write(Self.sealed(stamps.record(fingerprint)), to: path)) != nil else { return }
-        chmod(path, 0o600)
+        guard stamps.settled, let path = entry(forStampsOf: stamps.folder) else { return }
+        write(stamps.record(fingerprint), to: path)
     }
 
     /// A snapshot with its checksum line, as entries are stored.

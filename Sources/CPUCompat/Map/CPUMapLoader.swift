@@ -75,20 +75,18 @@ extension CPUMap {
     /// A fingerprint of a map folder: `FNV1a64` over the names, sizes and
     /// bytes of its `*.xml` files in name order. Equal fingerprints mean, short of a
     /// deliberate collision, the same files and so the same map.
-    static func fingerprint(ofFolder path: String) throws(CPUCompatError) -> String {
-        try fingerprint(ofFolder: path, cache: nil)
-    }
-
-    /// The folder's fingerprint, taken from `cache` while none of its files
-    /// has changed since it was recorded there (see `CPUMapCache.FolderStamps`),
-    /// else computed from the files and recorded.
+    ///
+    /// With a `cache`, it is taken from there while none of the files has
+    /// changed since it was recorded (see `CPUMapCache.FolderStamps`), else
+    /// computed from the files and recorded.
     ///
     /// Reading every file of a map folder on every run (libvirt 12.9 has 205)
     /// was most of what using the installed map cost; looking at their
     /// `stat` is a fraction of it.
-    static func fingerprint(ofFolder path: String, cache: CPUMapCache?) throws(CPUCompatError) -> String {
+    static func fingerprint(ofFolder path: String, cache: CPUMapCache? = nil) throws(CPUCompatError) -> String {
         let names = try FileSystem.contents(ofDirectory: path).filter { $0.hasSuffix(".xml") }
-        let stamps = cache.flatMap { CPUMapCache.FolderStamps(folder: path, names: names, settlingTime: $0.settlingTime) }
+        // Without a cache folder the stamps could be neither looked up nor kept.
+        let stamps = cache.flatMap { $0.folder == nil ? nil : CPUMapCache.FolderStamps(folder: path, names: names, settlingTime: $0.settlingTime) }
         if let cache, let stamps, let known = cache.fingerprint(of: stamps) { return known }
         var hash = FNV1a64()
         for name in names {
