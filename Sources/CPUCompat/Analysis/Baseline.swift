@@ -177,18 +177,15 @@ struct BaselineInputs {
     /// Whether each model, by index, is a guest-decodable model some CPU
     /// names. (A Bool per model, not a `Set<Int>`: a run uses no other set
     /// of integers, and that type's first use costs more than a short baseline.)
-    var inputModels: [Bool] = []
+    var inputModels: [Bool]
     /// The first problem libvirt would refuse the CPUs for, in their order:
     /// a CPU without a model, a CPU whose vendor contradicts its model's, or
     /// (without `allowCrossVendor`) differing vendors.
     var problem: CPUCompatError?
 
-    /// Whether some CPU names the model at `index`, which decodes guests.
-    func namesInputModel(_ index: Int) -> Bool {
-        index < inputModels.count && inputModels[index]
-    }
-
-    init(_ cpus: [CPU], allowCrossVendor: Bool) {
+    /// The inputs of the CPUs of an architecture with `modelCount` models.
+    init(_ cpus: [CPU], modelCount: Int, allowCrossVendor: Bool) {
+        inputModels = Array(repeating: false, count: modelCount)
         common = cpus.first?.features ?? FeatureSet()
         vendor = cpus.first?.vendor?.name
         sharedModel = cpus.first?.model?.name
@@ -198,10 +195,7 @@ struct BaselineInputs {
             if cpu.model == nil {
                 note(.invalidCPU(path: cpu.definition.path, line: cpu.definition.line, message: "Missing CPU model name"))
             }
-            if let model = cpu.model, model.decodesGuest {
-                if model.index >= inputModels.count { inputModels += repeatElement(false, count: model.index + 1 - inputModels.count) }
-                inputModels[model.index] = true
-            }
+            if let model = cpu.model, model.decodesGuest, inputModels.indices.contains(model.index) { inputModels[model.index] = true }
             if cpu.model?.name != sharedModel { sharedModel = nil }
             if cpu.vendor == nil { everyCPUNamesAVendor = false }
             common.formIntersection(cpu.features)
@@ -249,7 +243,7 @@ extension CPUArchitecture {
     func baselineAndCommonFeatures(of cpus: [CPU], options: Baseline.Options = .init())
         throws(CPUCompatError) -> (baseline: Baseline, common: FeatureSet) {
         guard !cpus.isEmpty else { throw .incompatible(message: "No CPUs given") }
-        var inputs = BaselineInputs(cpus, allowCrossVendor: options.allowCrossVendor)
+        var inputs = BaselineInputs(cpus, modelCount: models.count, allowCrossVendor: options.allowCrossVendor)
         if let problem = inputs.problem { throw problem }
         var warnings: [String] = []
         if let vendors = inputs.differingVendors {
@@ -315,7 +309,7 @@ extension CPUArchitecture {
                 continue
             }
             if cost < current.cost || (cost == current.cost && k < current.k)
-                || (inputs.namesInputModel(model.index) && k < current.k) {
+                || (inputs.inputModels[model.index] && k < current.k) {
                 best = (model, cost, k)
             }
         }

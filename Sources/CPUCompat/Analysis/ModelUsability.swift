@@ -136,7 +136,7 @@ extension CPUArchitecture {
     /// disabled: the baseline's own rules, limited to runnable models. Where
     /// the hosts' vendors differ, only vendor-neutral models are candidates.
     private func bestRunnableModel(for hosts: [CPU]) -> CPUModel? {
-        bestModel(for: BaselineInputs(hosts, allowCrossVendor: true), runnableOnly: true)
+        bestModel(for: BaselineInputs(hosts, modelCount: models.count, allowCrossVendor: true), runnableOnly: true)
     }
 
     /// For a model that only renames its parent (`Haswell-v4`), the name of

@@ -58,8 +58,7 @@ enum FileSystem {
         let expectedLength = status.st_mode & S_IFMT == S_IFREG && status.st_size > 0 ? Int(status.st_size) : nil
         // Read straight into the array, growing it (doubling, never past the
         // limit) only when the file is larger than it said or is a pipe.
-        var capacity = status.st_mode & S_IFMT == S_IFREG && status.st_size > 0 ? Int(status.st_size) + 1 : 65536
-        capacity = min(capacity, limit + 1)
+        let capacity = min(expectedLength.map { $0 + 1 } ?? 65536, limit + 1)
         var bytes = [UInt8](repeating: 0, count: capacity)
         var length = 0
         while true {
@@ -143,27 +142,28 @@ enum FileSystem {
         defer { closedir(directory) }
         // The names side by side in one buffer, sorted as places in it: moving
         // integers is cheap where moving arrays costs reference counting. A
-        // place is the offset shifted past the length's 8 bits (d_name holds
-        // at most 255 bytes); plain Ints, as an array of ranges would be a
-        // generic type whose first use alone costs more than the listing.
+        // place is the offset shifted past the length's 16 bits; plain Ints,
+        // as an array of ranges would be a generic type whose first use
+        // alone costs more than the listing.
         var bytes: [UInt8] = []
         var names: [Int] = []
         while let entry = readdir(directory) {
             withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                let length = strnlen(raw.baseAddress!, raw.count)
+                guard let start = raw.baseAddress else { return }
+                let length = strnlen(start, raw.count)
                 let isDotOrDotDot = (length == 1 || length == 2) && raw.prefix(length).allSatisfy { $0 == UInt8(ascii: ".") }
                 guard !isDotOrDotDot else { return }
-                names.append(bytes.count << 8 | length)
+                names.append(bytes.count << 16 | length)
                 bytes.append(contentsOf: raw.prefix(length))
             }
         }
         return bytes.withUnsafeBufferPointer { buffer in
+            guard let start = buffer.baseAddress else { return [] }
             names.sort { first, second in
-                let order = memcmp(buffer.baseAddress! + first >> 8, buffer.baseAddress! + second >> 8,
-                                   min(first & 0xFF, second & 0xFF))
-                return order != 0 ? order < 0 : first & 0xFF < second & 0xFF
+                let order = memcmp(start + first >> 16, start + second >> 16, min(first & 0xFFFF, second & 0xFFFF))
+                return order != 0 ? order < 0 : first & 0xFFFF < second & 0xFFFF
             }
-            return names.map { String(decoding: buffer[(($0 >> 8)..<(($0 >> 8) + ($0 & 0xFF)))], as: UTF8.self) }
+            return names.map { String(decoding: buffer[($0 >> 16)..<(($0 >> 16) + ($0 & 0xFFFF))], as: UTF8.self) }
         }
     }
 
