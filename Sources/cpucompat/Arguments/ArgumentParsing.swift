@@ -83,11 +83,12 @@ struct ParsedArguments {
     /// attached to it: `--long` or `--long=value`; or short options as getopt
     /// reads them, flags stacked (`-qq`) and a short option with a value last,
     /// taking the rest of the word (`-oDIR`, `-o=DIR`) or else the next one.
-    static func options(in word: String, of spec: CommandSpec) throws(UsageError) -> [(slot: Int, attached: String?)] {
+    private static func options(in word: String, of spec: CommandSpec) throws(UsageError) -> [(slot: Int, attached: String?)] {
         if word.hasPrefix("--") {
             let body = word.dropFirst(2)
-            let name = body.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            let attached = body.count > name.count ? String(body.dropFirst(name.count + 1)) : nil
+            let equals = body.firstIndex(of: "=")
+            let name = body[..<(equals ?? body.endIndex)]
+            let attached = equals.map { String(body[body.index(after: $0)...]) }
             if let slot = spec.options.firstIndex(where: { $0.long == name }) { return [(slot, attached)] }
             if let standard = OptionSpec.standard.first(where: { $0.long == name }), attached != nil {
                 throw UsageError("\(standard.usageName) takes no value")

@@ -86,7 +86,7 @@ struct CommandLineRunner {
 
     /// Whether `word` asks for help: `--help`, `-h`, or `h` among stacked
     /// short flags of `spec` (`-qh`).
-    static func asksForHelp(_ word: String, in spec: CommandSpec) -> Bool {
+    private static func asksForHelp(_ word: String, in spec: CommandSpec) -> Bool {
         if word == "--help" { return true }
         guard word.hasPrefix("-"), !word.hasPrefix("--") else { return false }
         for letter in word.dropFirst() {

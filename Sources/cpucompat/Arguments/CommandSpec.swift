@@ -10,7 +10,7 @@
 /// A command of cpucompat: its declaration, how it is made from what the
 /// user typed, and what it does.
 protocol Command: SendableMetatype {
-    /// What the command accepts; its `command` is the type itself.
+    /// What the command accepts; its `body` is `.command(Self.self)`.
     static var spec: CommandSpec { get }
 
     /// The command with the user's arguments.
@@ -131,9 +131,14 @@ struct OptionSpec: Sendable {
     /// Whether the command refuses to run without it.
     let isRequired: Bool
 
+    /// `-s` (if it has one) and `--long`: the words that give the option.
+    var spellings: [String] {
+        (short.map { ["-\($0)"] } ?? []) + ["--" + long]
+    }
+
     /// `--long` or `-s, --long` with its value: the option as the help lists it.
     var label: String {
-        let name = (short.map { "-\($0), " } ?? "") + "--" + long
+        let name = spellings.joined(separator: ", ")
         return arity == .flag ? name : name + " <\(valueName)>"
     }
 

@@ -33,7 +33,7 @@ struct CompletionScript {
     }
 
     /// The standard options' words (`--help`, `-h`, `--version`).
-    private static let standardFlags = OptionSpec.standard.flatMap { ["--" + $0.long] + ($0.short.map { ["-\($0)"] } ?? []) }
+    private static let standardFlags = OptionSpec.standard.flatMap(\.spellings)
 
     /// The root's own requests besides its commands.
     private static let rootWords = ["help", "--generate-completion-script", "--generate-manual"]
@@ -72,12 +72,12 @@ struct CompletionScript {
                 if !valued.isEmpty {
                     script += "            case \"$prev\" in\n"
                     for option in valued {
-                        let names = ([option.short.map { "-\($0)" }].compactMap { $0 } + ["--" + option.long]).joined(separator: "|")
+                        let names = option.spellings.joined(separator: "|")
                         script += "                \(names)) \(Self.bashCompletion(option.completion)); return ;;\n"
                     }
                     script += "            esac\n"
                 }
-                let words = spec.options.flatMap { option in ["--" + option.long] + (option.short.map { ["-\($0)"] } ?? []) }
+                let words = spec.options.flatMap(\.spellings)
                     + Self.standardFlags
                 script += "            if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W \(Self.singleQuoted(words.joined(separator: " "))) -- \"$cur\"))\n"
                 script += "            else \(Self.bashCompletion(argumentCompletion(spec))); fi ;;\n"

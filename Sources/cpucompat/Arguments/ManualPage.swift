@@ -41,8 +41,7 @@ struct ManualPage {
 
     /// `\fB--name\fR \fIvalue\fR`, with the short name first where there is one.
     private static func optionLabel(_ option: OptionSpec) -> String {
-        let names = (option.short.map { ["-\($0)"] } ?? []) + ["--" + option.long]
-        let bold = names.map { "\\fB\(escaped($0))\\fR" }.joined(separator: ", ")
+        let bold = option.spellings.map { "\\fB\(escaped($0))\\fR" }.joined(separator: ", ")
         return option.arity == .flag ? bold : bold + " \\fI\(escaped(option.valueName))\\fR"
     }
 
