@@ -127,8 +127,8 @@ struct ParsedArguments {
             return
         case .integer:
             guard Int(value) == nil else { return }
-            let digits = value.drop { $0 == "+" || $0 == "-" }
-            let isNumber = !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber) && value.count - digits.count <= 1
+            let digits = value.first == "+" || value.first == "-" ? value.dropFirst() : value[...]
+            let isNumber = !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
             throw UsageError("\(option.usageName): '\(value)' is " + (isNumber ? "too large" : "not a whole number"))
         case let .oneOf(words):
             if !words.contains(value) {

@@ -33,13 +33,13 @@ struct CommandLineRunner {
             var words = words.dropFirst()
             var path = [root.name]
             var spec = root
-            while let word = words.first, !spec.subcommands.isEmpty, word != "--help", word != "-h" {
+            while let word = words.first, !spec.subcommands.isEmpty, !Self.asksForHelp(word, in: spec) {
                 guard let subcommand = spec.subcommand(word) else { return unknownCommand(word, in: spec, path: path) }
                 spec = subcommand
                 path.append(word)
                 words = words.dropFirst()
             }
-            if let extra = words.first, extra != "--help", extra != "-h" {
+            if let extra = words.first, !Self.asksForHelp(extra, in: spec) {
                 return usageFailure(UsageError("unexpected argument '\(extra)': help takes the words of a command"),
                                     spec: root, path: [root.name])
             }
@@ -55,7 +55,7 @@ struct CommandLineRunner {
         switch spec.body {
         case .group:
             guard let word = words.first else { return printHelp(spec, path: path) }
-            if word == "--help" || word == "-h" { return printHelp(spec, path: path) }
+            if Self.asksForHelp(word, in: spec) { return printHelp(spec, path: path) }
             if word == "--version" { return printVersion() }
             guard let subcommand = spec.subcommand(word) else {
                 if word.hasPrefix("-") {

@@ -64,7 +64,7 @@ struct ManualPage {
             if inTable { roff += ".fi\n" }
             inTable = false
             if line.isEmpty { continue }
-            // A heading of the help (EXIT STATUS) is a subsection of the page.
+            // A line in capitals is a heading of the help (EXIT STATUS).
             let isHeading = line.allSatisfy { $0.isUppercase || $0 == " " }
             let start = !isHeading ? ".PP\n" : headings == .subsections ? ".SS " : ".PP\n.B "
             roff += start + escaped(String(line)) + "\n"
