@@ -114,7 +114,12 @@ struct CPUMapCache {
 
         /// The record kept in the cache for these stamps and `fingerprint`.
         func record(_ fingerprint: String) -> String {
-            "cpucompat-folder-stamps 1\nfolder \(folder)\nstamps \(hash)\nfingerprint \(fingerprint)\n"
+            recordHead + fingerprint + "\n"
+        }
+
+        /// What a record for these stamps starts with, up to its fingerprint.
+        var recordHead: String {
+            "cpucompat-folder-stamps 1\nfolder \(folder)\nstamps \(hash)\nfingerprint "
         }
     }
 
@@ -128,9 +133,9 @@ struct CPUMapCache {
     /// The fingerprint recorded for the folder while its files had exactly `stamps`.
     func fingerprint(of stamps: FolderStamps) -> String? {
         guard let path = entry(forStampsOf: stamps.folder), let body = Self.verifiedEntry(at: path) else { return nil }
-        let prefix = Array(stamps.record("").utf8.dropLast())
-        guard body.starts(with: prefix), body.last == UInt8(ascii: "\n") else { return nil }
-        let fingerprint = body[(body.startIndex + prefix.count)..<(body.endIndex - 1)]
+        let head = Array(stamps.recordHead.utf8)
+        guard body.starts(with: head), body.last == UInt8(ascii: "\n") else { return nil }
+        let fingerprint = body[(body.startIndex + head.count)..<(body.endIndex - 1)]
         guard !fingerprint.isEmpty, fingerprint.allSatisfy({ $0 != UInt8(ascii: "\n") }) else { return nil }
         return String(decoding: fingerprint, as: UTF8.self)
     }
